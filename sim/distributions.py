@@ -1,0 +1,186 @@
+"""Probability distributions declared by name in scenario files.
+
+Each distribution is a small frozen pydantic model with a ``dist`` tag, its parameters and a
+vectorised ``sample(rng, size)``; the simulation draws whole arrays at once from named
+streams, so a distribution never owns random state.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.durations import parse_duration
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draw ``size`` independent values."""
+        raise NotImplementedError
+
+    def mean(self) -> float:
+        """Expected value (inf when it does not exist)."""
+        raise NotImplementedError
+
+
+class Constant(_Dist):
+    """Always the same value: for inputs that are known exactly (caps, fixed prices)."""
+
+    dist: Literal["constant"]
+    value: float
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return np.full(size, self.value)
+
+    def mean(self) -> float:
+        return self.value
+
+
+class Exponential(_Dist):
+    """Memoryless waiting times (Poisson refreshes, textbook service times)."""
+
+    dist: Literal["exponential"]
+    mean_: float = Field(alias="mean", gt=0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.exponential(self.mean_, size)
+
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Uniform(_Dist):
+    """Equally likely values between ``low`` and ``high`` (session start within a window)."""
+
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size)
+
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+class Lognormal(_Dist):
+    """Right-skewed positive values given by their median and log-scale spread (durations, pay)."""
+
+    dist: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.lognormal(np.log(self.median), self.sigma, size)
+
+    def mean(self) -> float:
+        return float(self.median * np.exp(self.sigma**2 / 2))
+
+
+class Choice(_Dist):
+    """A discrete/empirical distribution: ``values`` drawn with ``weights`` (default equal)."""
+
+    dist: Literal["choice"]
+    values: list[float] = Field(min_length=1)
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _weights(self) -> Choice:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(
+                    f"weights has {len(self.weights)} entries but values has {len(self.values)}"
+                )
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError("weights must be >= 0 with a positive sum")
+        return self
+
+    def _p(self) -> np.ndarray | None:
+        if self.weights is None:
+            return None
+        w = np.asarray(self.weights, dtype=float)
+        return w / w.sum()
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.values, dtype=float), size=size, p=self._p())
+
+    def mean(self) -> float:
+        p = self._p()
+        return float(np.average(self.values, weights=p))
+
+
+class Pareto(_Dist):
+    """Power law above ``min`` (optionally truncated at ``max``): batch sizes, requester activity."""
+
+    dist: Literal["pareto"]
+    alpha: float = Field(gt=0)
+    min: float = Field(gt=0)
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Pareto:
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        u = rng.random(size)
+        if self.max is None:
+            return self.min * (1 - u) ** (-1 / self.alpha)
+        # inverse CDF of the Pareto truncated to [min, max]
+        tail = 1 - (self.min / self.max) ** self.alpha
+        return self.min * (1 - u * tail) ** (-1 / self.alpha)
+
+    def mean(self) -> float:
+        a, m = self.alpha, self.min
+        if self.max is None:
+            return a * m / (a - 1) if a > 1 else float("inf")
+        big, tail = self.max, 1 - (m / self.max) ** a
+        if a == 1:
+            return float(m * np.log(big / m) / tail)
+        return float(a * m**a * (big ** (1 - a) - m ** (1 - a)) / ((1 - a) * tail))
+
+
+Distribution = Annotated[
+    Constant | Exponential | Uniform | Lognormal | Choice | Pareto, Field(discriminator="dist")
+]
+DIST_NAMES = ("constant", "exponential", "uniform", "lognormal", "choice", "pareto")
+_DURATION_KEYS = ("value", "mean", "low", "high", "median", "values", "min", "max")
+
+
+def coerce(value: Any) -> Any:
+    """Accept a bare number as a constant distribution before validation."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return value
+
+
+def coerce_duration(value: Any) -> Any:
+    """Like :func:`coerce` but also converts duration strings ("5min") in the parameters."""
+    value = coerce(parse_duration(value) if isinstance(value, str) else value)
+    if isinstance(value, dict):
+        out = dict(value)
+        for key in _DURATION_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = parse_duration(out[key])
+            elif key == "values" and isinstance(out.get(key), list):
+                out[key] = [parse_duration(v) if isinstance(v, str) else v for v in out[key]]
+        return out
+    return value
+
+
+def check_dist_name(value: Any) -> Any:
+    """Give a clear message for an unknown ``dist`` name before pydantic's union error."""
+    if isinstance(value, dict) and "dist" in value and value["dist"] not in DIST_NAMES:
+        raise ValueError(f"unknown distribution {value['dist']!r}; allowed: {', '.join(DIST_NAMES)}")
+    return value

@@ -1,0 +1,243 @@
+"""The platform: open-task board, claims, work, approval, expiry and the ledger.
+
+The platform owns the state both engines share. How workers *arrive* at the board (the
+race between them) is delegated to a discovery engine (``sim.discovery``); everything that
+happens once a worker looks at the board happens here, once, for both engines.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+import numpy as np
+import simpy
+
+from sim.demand import Demand
+from sim.population import Population
+from sim.scenario import Scenario
+
+APPROVED, REJECTED, EXPIRED, ABANDONED, OPEN, CLAIMED = range(6)
+STATUS_NAMES = ("approved", "rejected", "expired", "abandoned", "open")
+NO_CAP = 1 << 62
+
+
+class Discovery(Protocol):
+    """What the platform tells a discovery engine (see ``sim.discovery``)."""
+
+    def released(self, batch: OpenBatch) -> None:
+        """A batch of tasks has just been put on the board."""
+
+    def idle(self, worker: int) -> None:
+        """The worker has just looked, found nothing it can take, and can still claim."""
+
+    def gone(self, worker: int) -> None:
+        """The worker cannot claim for now (offline, capped, or holding its maximum)."""
+
+
+class OpenBatch:
+    """A batch on the board: its unclaimed tasks in order and who may take them."""
+
+    __slots__ = ("batch", "tasks", "eligible", "expected")
+
+    def __init__(self, batch: int, tasks: deque[int], eligible: np.ndarray, expected: float):
+        self.batch = batch
+        self.tasks = tasks
+        self.eligible = eligible  # static eligibility per worker: type, region, reservation pay
+        self.expected = expected  # seconds of work (incl. mean travel) for a typical worker
+
+
+class Platform:
+    """Board, worker state and ledger of one run. Mutated only from SimPy event callbacks."""
+
+    def __init__(self, env: simpy.Environment, scn: Scenario, pop: Population, demand: Demand):
+        self.env = env
+        self.scn = scn
+        self.pop = pop
+        self.demand = demand
+        self.discovery: Discovery | None = None
+        n, m = pop.size, demand.n_tasks
+        self.max_claimed = scn.platform.max_claimed
+        self.daily_cap = scn.platform.daily_cap or NO_CAP
+        self.commission = scn.platform.commission
+        self.board: dict[int, OpenBatch] = {}
+        self.hungry = np.zeros(n, dtype=bool)
+        # worker state (python lists: fast scalar access in the hot path)
+        self.speed = pop.speed.tolist()
+        self.rejection = pop.rejection_probability.tolist()
+        self.online = [False] * n
+        self.session_end = [0.0] * n
+        self.held = [0] * n
+        self.claims_today = [0] * n
+        self.current = [-1] * n
+        self.queue: list[deque[int]] = [deque() for _ in range(n)]
+        self.earnings = [0.0] * n
+        self.work_time = [0.0] * n
+        self.unpaid_work = [0.0] * n
+        self.capped: set[int] = set()
+        # task records (columnar, filled during the run)
+        self.claimed_at = [np.nan] * m
+        self.started_at = [np.nan] * m
+        self.completed_at = [np.nan] * m
+        self.worker = [-1] * m
+        self.status = [OPEN] * m
+        task_batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
+        self.task_reward = demand.batch_reward[task_batch].tolist()
+        self.task_work = (demand.batch_effort[task_batch] * demand.task_spread).tolist()
+        self.task_travel = demand.task_travel.tolist()
+        self.task_draw = demand.task_approval_draw.tolist()
+        self._static = self._static_eligibility()
+
+    def _static_eligibility(self) -> list[np.ndarray]:
+        """Per task type, which workers accept it at all (profile's accepted types)."""
+        out = []
+        names = self.pop.profile_names
+        for t in self.demand.type_names:
+            ok = np.array(
+                [(p.task_types is None or t in p.task_types) for p in self.scn.profiles.values()]
+            )
+            out.append(ok[self.pop.profile] if len(names) else np.zeros(0, bool))
+        return out
+
+    # -- requesters ---------------------------------------------------------------------
+    def release(self, b: int) -> None:
+        """Put batch ``b`` on the board and tell the discovery engine."""
+        d = self.demand
+        tt = self.scn.task_types[d.type_names[d.batch_type[b]]]
+        expected = float(d.batch_effort[b]) + (tt.travel.mean() if tt.travel is not None else 0)
+        eligible = self._static[d.batch_type[b]].copy()
+        if d.batch_region[b] >= 0:
+            eligible &= self.pop.region == d.batch_region[b]
+        rate = d.batch_reward[b] / (expected / 3600) if expected > 0 else np.inf
+        eligible &= self.pop.reservation_pay <= rate
+        first = int(d.batch_first_task[b])
+        ob = OpenBatch(b, deque(range(first, first + int(d.batch_size[b]))), eligible, expected)
+        self.board[b] = ob
+        if np.isfinite(d.batch_expires[b]):
+            ev = self.env.timeout(d.batch_expires[b] - self.env.now, b)
+            ev.callbacks.append(self._expire)
+        self.discovery.released(ob)
+
+    def _expire(self, event: simpy.Event) -> None:
+        ob = self.board.pop(event.value, None)
+        if ob is not None:
+            for t in ob.tasks:
+                self.status[t] = EXPIRED
+
+    # -- workers looking at the board ---------------------------------------------------
+    def can_claim(self, w: int) -> bool:
+        """Online, below the claimed-task maximum and below the daily cap."""
+        return self.online[w] and self.held[w] < self.max_claimed and (
+            self.claims_today[w] < self.daily_cap
+        )
+
+    def acceptable(self, w: int) -> OpenBatch | None:
+        """The oldest batch on the board that worker ``w`` would take now, if any."""
+        remaining = (self.session_end[w] - self.env.now) / self.speed[w]
+        for ob in self.board.values():
+            if ob.eligible[w] and ob.expected <= remaining:
+                return ob
+        return None
+
+    def look(self, w: int) -> int:
+        """Worker ``w`` looks at the board and claims what it can; returns the number claimed."""
+        claimed = 0
+        while self.can_claim(w):
+            ob = self.acceptable(w)
+            if ob is None:
+                break
+            t = ob.tasks.popleft()
+            if not ob.tasks:
+                del self.board[ob.batch]
+            self._claim(w, t)
+            claimed += 1
+        self._update(w)
+        return claimed
+
+    def _update(self, w: int) -> None:
+        hungry = self.can_claim(w)
+        self.hungry[w] = hungry
+        if hungry:
+            self.discovery.idle(w)
+        else:
+            self.discovery.gone(w)
+            if self.online[w] and self.claims_today[w] >= self.daily_cap:
+                self.capped.add(w)
+
+    def _claim(self, w: int, t: int) -> None:
+        self.claimed_at[t] = self.env.now
+        self.worker[t] = w
+        self.status[t] = CLAIMED
+        self.held[w] += 1
+        self.claims_today[w] += 1
+        self.queue[w].append(t)
+        if self.current[w] < 0:
+            self._start_next(w)
+
+    # -- work ---------------------------------------------------------------------------
+    def _start_next(self, w: int) -> None:
+        t = self.queue[w].popleft()
+        now = self.env.now
+        self.current[w] = t
+        self.started_at[t] = now
+        duration = self.task_work[t] * self.speed[w] + self.task_travel[t]
+        if now + duration <= self.session_end[w]:
+            ev = self.env.timeout(duration, (w, t))
+            ev.callbacks.append(self._complete)
+        # otherwise the session ends first and the task is abandoned then
+
+    def _complete(self, event: simpy.Event) -> None:
+        w, t = event.value
+        now = self.env.now
+        self.completed_at[t] = now
+        spent = now - self.started_at[t]
+        if self.task_draw[t] >= self.rejection[w]:
+            self.status[t] = APPROVED
+            self.earnings[w] += self.task_reward[t]
+            self.work_time[w] += spent
+        else:
+            self.status[t] = REJECTED
+            self.unpaid_work[w] += spent
+        self.held[w] -= 1
+        self.current[w] = -1
+        if self.queue[w]:
+            self._start_next(w)
+        if self.can_claim(w):
+            self.look(w)  # a worker who just finished a task looks at the board at once
+
+    # -- sessions and days --------------------------------------------------------------
+    def go_online(self, w: int, end: float) -> None:
+        """Worker ``w`` comes online until ``end`` and looks at the board."""
+        self.online[w] = True
+        self.session_end[w] = end
+        self.look(w)
+
+    def go_offline(self, w: int) -> None:
+        """Worker ``w`` goes offline: unfinished work is abandoned, unpaid."""
+        now = self.env.now
+        self.online[w] = False
+        self.hungry[w] = False
+        self.capped.discard(w)
+        self.discovery.gone(w)
+        t = self.current[w]
+        if t >= 0:
+            self.unpaid_work[w] += now - self.started_at[t]
+            self.status[t] = ABANDONED
+            self.current[w] = -1
+        for t in self.queue[w]:
+            self.status[t] = ABANDONED
+        self.queue[w].clear()
+        self.held[w] = 0
+
+    def new_day(self) -> None:
+        """Reset daily caps; workers who were capped look at the board again."""
+        self.claims_today = [0] * len(self.claims_today)
+        capped, self.capped = self.capped, set()
+        for w in sorted(capped):
+            if self.can_claim(w):
+                self.look(w)
+
+    def finish(self) -> None:
+        """Close the run at the horizon: everyone still online goes offline."""
+        for w in np.flatnonzero(np.asarray(self.online)):
+            self.go_offline(int(w))

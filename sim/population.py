@@ -1,0 +1,137 @@
+"""The worker population: who the workers are and when they are online.
+
+Everything here is drawn up front, vectorised, from the ``population`` and ``sessions``
+streams, so the population is identical whatever the platform rules of a variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import DAYS, Scenario, horizon_days
+from sim.streams import Streams
+
+DAY = 86400.0
+#: discovery mode codes used by the engines
+PERIODIC, MEMORYLESS, NOTIFICATION = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Population:
+    """Per-worker attribute arrays (index = worker id) and the merged session list."""
+
+    profile_names: list[str]
+    region_names: list[str]
+    profile: np.ndarray  # int, index into profile_names
+    region: np.ndarray  # int, index into region_names, -1 when the scenario has no regions
+    mode: np.ndarray  # int8 discovery mode code
+    interval: np.ndarray  # mean refresh interval (s), nan for notification workers
+    speed: np.ndarray
+    rejection_probability: np.ndarray
+    reservation_pay: np.ndarray
+    engagement: np.ndarray
+    session_worker: np.ndarray  # sessions sorted by worker, then start
+    session_start: np.ndarray
+    session_end: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of registered workers."""
+        return len(self.profile)
+
+
+def apportion(total: int, shares: list[float]) -> np.ndarray:
+    """Split ``total`` into integer counts proportional to ``shares`` (largest remainder)."""
+    exact = np.asarray(shares, dtype=float) * total
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts
+
+
+def _merge(worker: np.ndarray, start: np.ndarray, end: np.ndarray, horizon: float):
+    """Clip sessions to the horizon and merge overlapping sessions of the same worker."""
+    start, end = np.clip(start, 0, horizon), np.clip(end, 0, horizon)
+    keep = end > start
+    worker, start, end = worker[keep], start[keep], end[keep]
+    order = np.lexsort((start, worker))
+    worker, start, end = worker[order], start[order], end[order]
+    if len(worker) == 0:
+        return worker, start, end
+    offset = worker.astype(float) * (2 * horizon + 1)  # separates workers on one time line
+    reach = np.maximum.accumulate(end + offset)
+    new = np.ones(len(worker), dtype=bool)
+    new[1:] = (worker[1:] != worker[:-1]) | (start[1:] + offset[1:] > reach[:-1])
+    first = np.flatnonzero(new)
+    merged_end = np.maximum.reduceat(end, first)
+    return worker[first], start[first], merged_end
+
+
+def build_population(scn: Scenario, streams: Streams) -> Population:
+    """Draw every worker's profile attributes and weekly sessions over the horizon."""
+    names = list(scn.profiles)
+    regions = list(scn.regions)
+    counts = apportion(scn.workers, [p.share for p in scn.profiles.values()])
+    profile = np.repeat(np.arange(len(names)), counts)
+    n = scn.workers
+    region = np.full(n, -1)
+    mode = np.zeros(n, dtype=np.int8)
+    interval = np.full(n, np.nan)
+    attrs = {k: np.zeros(n) for k in ("speed", "rejection", "reservation", "engagement")}
+    sw, ss, se = [], [], []
+    days = np.arange(horizon_days(scn))
+    for p, (name, prof) in enumerate(scn.profiles.items()):
+        ids = np.flatnonzero(profile == p)
+        rng = streams.rng("population", p)
+        k = len(ids)
+        attrs["speed"][ids] = prof.speed.sample(rng, k)
+        attrs["rejection"][ids] = np.clip(prof.rejection_probability.sample(rng, k), 0, 1)
+        attrs["reservation"][ids] = prof.reservation_pay.sample(rng, k)
+        attrs["engagement"][ids] = prof.engagement.sample(rng, k)
+        if regions:
+            weights = prof.regions or scn.regions
+            p_region = np.array([weights.get(r, 0.0) for r in regions])
+            region[ids] = rng.choice(len(regions), size=k, p=p_region / p_region.sum())
+        disc = prof.discovery
+        if disc.mode == "notification":
+            mode[ids] = NOTIFICATION
+        else:
+            mode[ids] = PERIODIC if disc.interval.dist == "constant" else MEMORYLESS
+            interval[ids] = disc.interval.mean()
+        srng = streams.rng("sessions", p)
+        if prof.always_online:
+            sw.append(ids)
+            ss.append(np.zeros(k))
+            se.append(np.full(k, scn.horizon))
+            continue
+        for template in prof.sessions:
+            on_days = days[np.isin(days % 7, [DAYS.index(d) for d in template.days])]
+            shape = (k, len(on_days))
+            prob = np.clip(template.probability * attrs["engagement"][ids], 0, 1)
+            happens = srng.random(shape) < prob[:, None]
+            begin = on_days[None, :] * DAY + template.start.sample(srng, k * len(on_days)).reshape(
+                shape
+            )
+            length = template.duration.sample(srng, k * len(on_days)).reshape(shape)
+            sw.append(np.broadcast_to(ids[:, None], shape)[happens])
+            ss.append(begin[happens])
+            se.append((begin + length)[happens])
+    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dtype=dt))
+    worker, start, end = _merge(cat(sw, np.int64), cat(ss, float), cat(se, float), scn.horizon)
+    return Population(
+        profile_names=names,
+        region_names=regions,
+        profile=profile,
+        region=region,
+        mode=mode,
+        interval=interval,
+        speed=attrs["speed"],
+        rejection_probability=attrs["rejection"],
+        reservation_pay=attrs["reservation"],
+        engagement=attrs["engagement"],
+        session_worker=worker,
+        session_start=start,
+        session_end=end,
+    )

@@ -1,0 +1,215 @@
+"""Run results: tidy tables built once at the end of a run, saved and loaded atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario import Scenario, validate
+
+if TYPE_CHECKING:
+    from sim.platform import Platform
+
+__version__ = "0.1.0"
+TABLES = ("tasks", "workers")
+
+
+def _with_identity(df: pd.DataFrame, identity: dict[str, Any]) -> pd.DataFrame:
+    for key, value in identity.items():
+        df[key] = value
+    return df
+
+
+def task_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
+    """One row per task with the columns of the design's contract."""
+    from sim.platform import STATUS_NAMES
+
+    d, pop = platform.demand, platform.pop
+    batch = np.repeat(np.arange(len(d.batch_size)), d.batch_size)
+    worker = np.asarray(platform.worker, dtype=np.int64)
+    claimed = worker >= 0
+    profile = np.where(claimed, pop.profile[np.maximum(worker, 0)], -1)
+    region_names = np.asarray(pop.region_names + [None], dtype=object)
+    status = np.asarray(platform.status)
+    paid = np.where(status == 0, d.batch_reward[batch], 0.0)
+    df = pd.DataFrame(
+        {
+            "task_id": np.arange(d.n_tasks, dtype=np.int64),
+            "batch_id": batch.astype(np.int64),
+            "requester_id": d.batch_requester[batch].astype(np.int64),
+            "task_type": pd.Categorical.from_codes(d.batch_type[batch], d.type_names),
+            "region": region_names[d.batch_region[batch]],
+            "reward": d.batch_reward[batch],
+            "fee": paid * platform.commission,
+            "effort": d.batch_effort[batch],
+            "released_at": d.batch_released[batch],
+            "expires_at": d.batch_expires[batch],
+            "claimed_at": np.asarray(platform.claimed_at, dtype=float),
+            "started_at": np.asarray(platform.started_at, dtype=float),
+            "completed_at": np.asarray(platform.completed_at, dtype=float),
+            "worker_id": pd.array(np.where(claimed, worker, 0), dtype="Int64"),
+            "winner_profile": pd.Categorical.from_codes(profile, pop.profile_names),
+            "status": pd.Categorical.from_codes(status, list(STATUS_NAMES)),
+            "paid": paid,
+        }
+    )
+    df.loc[~claimed, "worker_id"] = pd.NA
+    return _with_identity(df, identity)
+
+
+def worker_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
+    """One row per registered worker (zero earners included) with time and pay accounting."""
+    from sim.platform import ABANDONED, APPROVED, REJECTED
+
+    pop, n = platform.pop, platform.pop.size
+    online = np.bincount(
+        pop.session_worker, weights=pop.session_end - pop.session_start, minlength=n
+    )
+    worker = np.asarray(platform.worker)
+    status = np.asarray(platform.status)
+
+    def count(code: int | None = None) -> np.ndarray:
+        sel = worker >= 0 if code is None else (worker >= 0) & (status == code)
+        return np.bincount(worker[sel], minlength=n).astype(np.int64)
+
+    earnings = np.asarray(platform.earnings)
+    work = np.asarray(platform.work_time)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hourly_paid = np.where(work > 0, earnings / (work / 3600), np.nan)
+        hourly_effective = np.where(online > 0, earnings / (online / 3600), np.nan)
+    names = [pop.profile_names[p] for p in range(len(pop.profile_names))]
+    region_names = np.asarray(pop.region_names + [None], dtype=object)
+    df = pd.DataFrame(
+        {
+            "worker_id": np.arange(n, dtype=np.int64),
+            "profile": pd.Categorical.from_codes(pop.profile, names),
+            "region": region_names[pop.region],
+            "discovery": pd.Categorical.from_codes(
+                pop.mode, ["periodic refresh", "memoryless refresh", "notification"]
+            ),
+            "speed": pop.speed,
+            "rejection_probability": pop.rejection_probability,
+            "reservation_pay": pop.reservation_pay,
+            "sessions": np.bincount(pop.session_worker, minlength=n).astype(np.int64),
+            "online_time": online,
+            "work_time": work,
+            "unpaid_work_time": np.asarray(platform.unpaid_work),
+            "unpaid_time": online - work,
+            "earnings": earnings,
+            "withheld": np.where(earnings < platform.scn.platform.payout_threshold, earnings, 0.0),
+            "tasks_claimed": count(),
+            "tasks_approved": count(APPROVED),
+            "tasks_rejected": count(REJECTED),
+            "tasks_abandoned": count(ABANDONED),
+            "hourly_paid": hourly_paid,
+            "hourly_effective": hourly_effective,
+        }
+    )
+    return _with_identity(df, identity)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced: tables, headline summary and run statistics."""
+
+    scenario: Scenario
+    seed: int
+    tasks: pd.DataFrame
+    workers: pd.DataFrame
+    summary: dict[str, float]
+    stats: dict[str, float] = field(default_factory=dict)
+    variant: str = "base"
+    replication: int = 0
+
+    @property
+    def horizon(self) -> float:
+        """Simulated time in seconds."""
+        return self.scenario.horizon
+
+    def manifest(self) -> dict[str, Any]:
+        """What was run, with which seed, code version and cost."""
+        return {
+            "scenario": self.scenario.to_dict(),
+            "seed": self.seed,
+            "variant": self.variant,
+            "replication": self.replication,
+            "package_version": __version__,
+            "git_commit": _git_commit(),
+            **self.stats,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write Parquet tables, ``summary.json`` and ``manifest.json`` atomically to a folder.
+
+        Files go to a temporary sibling folder renamed into place at the end, so a crash
+        never leaves a half-written result folder.
+        """
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            self.write_into(tmp)
+            replace_dir(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    def write_into(self, folder: Path) -> None:
+        """Write the result files into an existing folder (used by :meth:`save`)."""
+        for name in TABLES:
+            getattr(self, name).to_parquet(folder / f"{name}.parquet", index=False)
+        (folder / "summary.json").write_text(json.dumps(self.summary, indent=2, default=float))
+        (folder / "manifest.json").write_text(json.dumps(self.manifest(), indent=2))
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Move folder ``new`` to ``target``, replacing an existing folder as atomically as possible."""
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)
+
+
+def load_result(directory: str | Path) -> RunResult:
+    """Read a folder written by :meth:`RunResult.save` back into a :class:`RunResult`."""
+    folder = Path(directory)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    summary = json.loads((folder / "summary.json").read_text())
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in TABLES}
+    stats_keys = ("wall_time", "events", "events_per_task", "polls")
+    return RunResult(
+        scenario=validate(manifest["scenario"]),
+        seed=manifest["seed"],
+        variant=manifest["variant"],
+        replication=manifest["replication"],
+        summary=summary,
+        stats={k: manifest[k] for k in stats_keys if k in manifest},
+        **tables,
+    )

@@ -1,0 +1,364 @@
+"""Scenario files: validation, defaults, dotted-path overrides.
+
+A scenario is the single place where a market's parameters live. It is validated once into
+an immutable :class:`Scenario`; variants are made with :func:`override`, the same mechanism
+for the command line, comparisons and sweeps.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim.distributions import Distribution, check_dist_name, coerce, coerce_duration
+from sim.durations import parse_duration
+from sim.errors import ScenarioError
+from sim.rules import RULES, AllocationConfig
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Dist = Annotated[Distribution, BeforeValidator(check_dist_name), BeforeValidator(coerce)]
+DurationDist = Annotated[
+    Distribution, BeforeValidator(check_dist_name), BeforeValidator(coerce_duration)
+]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+SHARE_TOLERANCE = 1e-6
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_shares(shares: dict[str, float], what: str) -> None:
+    total = sum(shares.values())
+    if shares and abs(total - 1) > SHARE_TOLERANCE:
+        raise ValueError(f"{what} must sum to 1, got {total:.6g} ({shares})")
+
+
+def _nonnegative(dist: Any, what: str) -> None:
+    low = {"constant": "value", "uniform": "low", "pareto": "min"}.get(dist.dist)
+    values = dist.values if dist.dist == "choice" else [getattr(dist, low, 0.0)] if low else []
+    if any(v < 0 for v in values):
+        raise ValueError(f"{what} must not be negative, got {dist.model_dump(by_alias=True)}")
+
+
+class Session(_Model):
+    """A recurring session in a worker's weekly rhythm: on ``days``, with ``probability``, the
+    worker goes online at a time of day drawn from ``start`` for a ``duration``."""
+
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    start: DurationDist
+    duration: DurationDist
+    probability: float = Field(default=1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Session:
+        _nonnegative(self.start, "start")
+        _nonnegative(self.duration, "duration")
+        return self
+
+
+class Discovery(_Model):
+    """How a worker learns about new tasks.
+
+    ``refresh``: looks at the task list every ``interval`` (constant = periodic, exponential =
+    memoryless); ``script``: an auto-accept script refreshing every ``interval`` (default 1 s);
+    ``notification``: reacts to each release after a ``reaction`` delay (opening the app
+    clears pending notifications). Every worker also looks when a session starts and after each
+    task it finishes.
+    """
+
+    mode: Literal["refresh", "script", "notification"]
+    interval: DurationDist | None = None
+    reaction: DurationDist | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _script_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("mode") == "script" and "interval" not in data:
+            return {**data, "interval": 1.0}
+        return data
+
+    @model_validator(mode="after")
+    def _fields(self) -> Discovery:
+        if self.mode == "notification":
+            if self.reaction is None:
+                raise ValueError("mode 'notification' needs a 'reaction' delay distribution")
+            if self.interval is not None:
+                raise ValueError("mode 'notification' takes 'reaction', not 'interval'")
+            _nonnegative(self.reaction, "reaction")
+            return self
+        if self.reaction is not None:
+            raise ValueError(f"mode {self.mode!r} takes 'interval', not 'reaction'")
+        if self.interval is None:
+            raise ValueError(f"mode {self.mode!r} needs an 'interval'")
+        if self.interval.dist not in ("constant", "exponential"):
+            raise ValueError(
+                f"interval must be a constant (periodic refresh) or exponential (memoryless)"
+                f" distribution, got {self.interval.dist!r}"
+            )
+        if self.interval.mean() <= 0:
+            raise ValueError(f"interval must be positive, got {self.interval.mean()}")
+        return self
+
+
+class Profile(_Model):
+    """A kind of worker: share of the population, availability, discovery, speed, quality,
+    reservation pay, task types and regions."""
+
+    share: float = Field(ge=0, le=1)
+    description: str = ""
+    always_online: bool = False
+    sessions: list[Session] = Field(default_factory=list)
+    engagement: Dist = Field(default_factory=lambda: coerce_one(1.0))
+    discovery: Discovery
+    speed: Dist = Field(default_factory=lambda: coerce_one(1.0))
+    rejection_probability: Dist = Field(default_factory=lambda: coerce_one(0.0))
+    reservation_pay: Dist = Field(default_factory=lambda: coerce_one(0.0))
+    task_types: list[str] | None = None
+    regions: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        _nonnegative(self.engagement, "engagement")
+        _nonnegative(self.reservation_pay, "reservation_pay")
+        _nonnegative(self.rejection_probability, "rejection_probability")
+        if self.speed.mean() <= 0:
+            raise ValueError("speed must be positive (a multiplier on the effort of a task)")
+        if self.regions is not None:
+            _check_shares(self.regions, "regions")
+        return self
+
+
+class TaskType(_Model):
+    """A kind of task: reward (or pay rate per hour of effort), effort, batch size, expiry,
+    and whether it is done in a shop of a region (with travel time)."""
+
+    reward: Dist | None = None
+    pay_rate: Dist | None = None
+    effort: DurationDist
+    effort_spread: Dist = Field(default_factory=lambda: coerce_one(1.0))
+    batch_size: Dist = Field(default_factory=lambda: coerce_one(1.0))
+    expiry: Duration | None = None
+    regional: bool = False
+    travel: DurationDist | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> TaskType:
+        if (self.reward is None) == (self.pay_rate is None):
+            raise ValueError("give exactly one of 'reward' (per task) or 'pay_rate' (per hour)")
+        for name in ("reward", "pay_rate", "effort", "effort_spread", "batch_size", "travel"):
+            if getattr(self, name) is not None:
+                _nonnegative(getattr(self, name), name)
+        if self.travel is not None and not self.regional:
+            raise ValueError("'travel' only applies to regional tasks (set regional: true)")
+        return self
+
+
+class Requesters(_Model):
+    """Requesters post batches of tasks: Poisson arrivals modulated by hour of day and day of
+    week, each requester's share of arrivals proportional to its drawn ``activity``."""
+
+    count: int = Field(ge=1)
+    activity: Dist = Field(default_factory=lambda: coerce_one(1.0))
+    batches_per_day: float = Field(ge=0)
+    hour_of_day: list[float] = Field(default_factory=lambda: [1.0] * 24)
+    day_of_week: list[float] = Field(default_factory=lambda: [1.0] * 7)
+    task_mix: dict[str, float]
+
+    @field_validator("hour_of_day")
+    @classmethod
+    def _hours(cls, v: list[float]) -> list[float]:
+        if len(v) != 24 or any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("hour_of_day needs 24 non-negative weights with a positive sum")
+        return v
+
+    @field_validator("day_of_week")
+    @classmethod
+    def _days(cls, v: list[float]) -> list[float]:
+        if len(v) != 7 or any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("day_of_week needs 7 non-negative weights (mon..sun), positive sum")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Requesters:
+        _check_shares(self.task_mix, "task_mix")
+        _nonnegative(self.activity, "activity")
+        return self
+
+
+class Platform(_Model):
+    """Platform rules: allocation, commission, caps and payout threshold."""
+
+    allocation: AllocationConfig = Field(default_factory=lambda: AllocationConfig(rule="fcfs"))
+    commission: float = Field(default=0.0, ge=0, lt=1)
+    daily_cap: int | None = Field(default=None, ge=1)
+    max_claimed: int = Field(default=1, ge=1)
+    payout_threshold: float = Field(default=0.0, ge=0)
+
+
+class Scenario(_Model):
+    """A whole market, validated and immutable. Build one with :func:`load_scenario`."""
+
+    name: str = "scenario"
+    description: str = ""
+    currency: str = "EUR"
+    horizon: Duration
+    engine: Literal["race", "polling"] = "race"
+    workers: int = Field(ge=1)
+    regions: dict[str, float] = Field(default_factory=dict)
+    profiles: dict[str, Profile] = Field(min_length=1)
+    task_types: dict[str, TaskType] = Field(min_length=1)
+    requesters: Requesters
+    platform: Platform = Field(default_factory=Platform)
+
+    @model_validator(mode="after")
+    def _cross(self) -> Scenario:
+        if self.horizon <= 0:
+            raise ValueError("horizon must be positive")
+        _check_shares({k: p.share for k, p in self.profiles.items()}, "profiles.*.share")
+        _check_shares(self.regions, "regions")
+        types = set(self.task_types)
+        for name, profile in self.profiles.items():
+            for t in profile.task_types or []:
+                if t not in types:
+                    raise ValueError(
+                        f"profiles.{name}.task_types: unknown task type {t!r};"
+                        f" allowed: {sorted(types)}"
+                    )
+            for r in profile.regions or {}:
+                if r not in self.regions:
+                    raise ValueError(
+                        f"profiles.{name}.regions: unknown region {r!r};"
+                        f" allowed: {sorted(self.regions)}"
+                    )
+        for t in self.requesters.task_mix:
+            if t not in types:
+                raise ValueError(
+                    f"requesters.task_mix: unknown task type {t!r}; allowed: {sorted(types)}"
+                )
+        for name, tt in self.task_types.items():
+            if tt.regional and not self.regions:
+                raise ValueError(f"task_types.{name} is regional but the scenario has no regions")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON/YAML-ready dict that :func:`load_scenario` turns back into this scenario."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def coerce_one(value: float) -> Any:
+    """A validated constant distribution, used for defaults."""
+    from sim.distributions import Constant
+
+    return Constant(dist="constant", value=value)
+
+
+def _format_error(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the scenario reference in the README)"
+        given = e.get("input")
+        shown = "" if isinstance(given, dict) or e["type"] == "missing" else f" (got {given!r})"
+        lines.append(f"{loc or '<scenario>'}: {msg}{shown}")
+    return "invalid scenario:\n  " + "\n  ".join(lines)
+
+
+def _is_union_tag(part: Any) -> bool:
+    from sim.distributions import DIST_NAMES
+
+    return part in DIST_NAMES or part in RULES or str(part).startswith("function-")
+
+
+def validate(data: dict[str, Any]) -> Scenario:
+    """Validate a scenario dict, raising :class:`ScenarioError` with field paths on failure."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"a scenario must be a mapping of keys to values, got {data!r}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_format_error(err)) from None
+
+
+def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
+    """Load and validate a scenario from a YAML file path, a dict or an existing Scenario."""
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, dict):
+        return validate(copy.deepcopy(source))
+    path = Path(source)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        raise ScenarioError(f"{path}: the file is empty")
+    try:
+        return validate(data)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"{where}: no item {part!r} (the list has {len(node)} items)")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+            if not last and key not in node:
+                raise ScenarioError(f"{path}: no field {where!r} in the scenario")
+        else:
+            raise ScenarioError(f"{path}: {'.'.join(parts[:i])!r} is a value, not a section")
+        if last:
+            node[key] = value
+        else:
+            if node[key] is None:
+                node[key] = {}
+            node = node[key]
+
+
+def override(scenario: Scenario | dict[str, Any], changes: dict[str, Any]) -> Scenario:
+    """Return a new scenario with dotted-path ``changes`` applied and everything re-validated.
+
+    ``override(scn, {"platform.allocation.rule": "fcfs", "horizon": "7d"})``; list items are
+    addressed by index (``profiles.employee.sessions.0.probability``).
+    """
+    data = scenario.to_dict() if isinstance(scenario, Scenario) else copy.deepcopy(scenario)
+    for path, value in changes.items():
+        _set_path(data, path, value)
+    try:
+        return validate(data)
+    except ScenarioError as exc:
+        paths = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+        raise ScenarioError(f"after override {paths}: {exc}") from None
+
+
+def horizon_days(scenario: Scenario) -> int:
+    """Number of calendar days the horizon touches (day 0 is a Monday)."""
+    return math.ceil(scenario.horizon / 86400.0)
