@@ -39,12 +39,9 @@ class _Engine:
         self.mode_list = pop.mode.tolist()
         self.intervals = pop.interval
         self.interval = pop.interval.tolist()
-        self.profile = pop.profile
+        self.option = pop.discovery
         self.notified = np.flatnonzero(pop.mode == NOTIFICATION)
-        self.reactions = [
-            p.discovery.reaction if p.discovery.mode == "notification" else None
-            for p in scn.profiles.values()
-        ]
+        self.reactions = [d.reaction for d in pop.discovery_specs]
 
     def _refresh_gap(self, w: int) -> float:
         """Time from a refreshing worker's look to its next refresh."""
@@ -53,11 +50,11 @@ class _Engine:
         return self.rng.exponential(self.interval[w])
 
     def _reaction_delays(self, workers: np.ndarray) -> np.ndarray:
-        """Reaction delay of each notified worker, drawn per profile."""
+        """Reaction delay of each notified worker, drawn per discovery option."""
         delays = np.empty(len(workers))
-        prof = self.profile[workers]
-        for p in np.unique(prof):
-            sel = prof == p
+        option = self.option[workers]
+        for p in np.unique(option):
+            sel = option == p
             delays[sel] = self.reactions[p].sample(self.rng, int(sel.sum()))
         return delays
 

@@ -26,6 +26,8 @@ class Population:
     region_names: list[str]
     profile: np.ndarray  # int, index into profile_names
     region: np.ndarray  # int, index into region_names, -1 when the scenario has no regions
+    discovery: np.ndarray  # int, index into discovery_specs
+    discovery_specs: list  # every profile's discovery options, flattened
     mode: np.ndarray  # int8 discovery mode code
     interval: np.ndarray  # mean refresh interval (s), nan for notification workers
     speed: np.ndarray
@@ -78,6 +80,8 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
     n = scn.workers
     region = np.full(n, -1)
     mode = np.zeros(n, dtype=np.int8)
+    discovery = np.zeros(n, dtype=np.int64)
+    specs: list = []
     interval = np.full(n, np.nan)
     attrs = {k: np.zeros(n) for k in ("speed", "rejection", "reservation", "engagement")}
     sw, ss, se = [], [], []
@@ -94,12 +98,16 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
             weights = prof.regions or scn.regions
             p_region = np.array([weights.get(r, 0.0) for r in regions])
             region[ids] = rng.choice(len(regions), size=k, p=p_region / p_region.sum())
-        disc = prof.discovery
-        if disc.mode == "notification":
-            mode[ids] = NOTIFICATION
-        else:
-            mode[ids] = PERIODIC if disc.interval.dist == "constant" else MEMORYLESS
-            interval[ids] = disc.interval.mean()
+        option = rng.choice(len(prof.discovery), size=k, p=[d.share for d in prof.discovery])
+        for i, disc in enumerate(prof.discovery):
+            sel = ids[option == i]
+            discovery[sel] = len(specs)
+            specs.append(disc)
+            if disc.mode == "notification":
+                mode[sel] = NOTIFICATION
+            else:
+                mode[sel] = PERIODIC if disc.interval.dist == "constant" else MEMORYLESS
+                interval[sel] = disc.interval.mean()
         srng = streams.rng("sessions", p)
         if prof.always_online:
             sw.append(ids)
@@ -125,6 +133,8 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
         region_names=regions,
         profile=profile,
         region=region,
+        discovery=discovery,
+        discovery_specs=specs,
         mode=mode,
         interval=interval,
         speed=attrs["speed"],

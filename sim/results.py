@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 TABLES = ("tasks", "workers")
+MODES = ["refresh", "script", "notification"]
 
 
 def _with_identity(df: pd.DataFrame, identity: dict[str, Any]) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def task_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
     worker = np.asarray(platform.worker, dtype=np.int64)
     claimed = worker >= 0
     profile = np.where(claimed, pop.profile[np.maximum(worker, 0)], -1)
-    region_names = np.asarray(pop.region_names + [None], dtype=object)
+    region_names = np.asarray([*pop.region_names, None], dtype=object)
     status = np.asarray(platform.status)
     paid = np.where(status == 0, d.batch_reward[batch], 0.0)
     df = pd.DataFrame(
@@ -86,15 +87,17 @@ def worker_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         hourly_paid = np.where(work > 0, earnings / (work / 3600), np.nan)
         hourly_effective = np.where(online > 0, earnings / (online / 3600), np.nan)
-    names = [pop.profile_names[p] for p in range(len(pop.profile_names))]
-    region_names = np.asarray(pop.region_names + [None], dtype=object)
+    region_names = np.asarray([*pop.region_names, None], dtype=object)
     df = pd.DataFrame(
         {
             "worker_id": np.arange(n, dtype=np.int64),
-            "profile": pd.Categorical.from_codes(pop.profile, names),
+            "profile": pd.Categorical.from_codes(pop.profile, pop.profile_names),
             "region": region_names[pop.region],
             "discovery": pd.Categorical.from_codes(
-                pop.mode, ["periodic refresh", "memoryless refresh", "notification"]
+                np.asarray([MODES.index(d.mode) for d in pop.discovery_specs], dtype=int)[
+                    pop.discovery
+                ],
+                MODES,
             ),
             "speed": pop.speed,
             "rejection_probability": pop.rejection_probability,

@@ -55,6 +55,10 @@ def _nonnegative(dist: Any, what: str) -> None:
         raise ValueError(f"{what} must not be negative, got {dist.model_dump(by_alias=True)}")
 
 
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
 class Session(_Model):
     """A recurring session in a worker's weekly rhythm: on ``days``, with ``probability``, the
     worker goes online at a time of day drawn from ``start`` for a ``duration``."""
@@ -78,10 +82,11 @@ class Discovery(_Model):
     memoryless); ``script``: an auto-accept script refreshing every ``interval`` (default 1 s);
     ``notification``: reacts to each release after a ``reaction`` delay (opening the app
     clears pending notifications). Every worker also looks when a session starts and after each
-    task it finishes.
+    task it finishes. A profile may mix several modes, each with the ``share`` of its workers.
     """
 
     mode: Literal["refresh", "script", "notification"]
+    share: float = Field(default=1.0, ge=0, le=1)
     interval: DurationDist | None = None
     reaction: DurationDist | None = None
 
@@ -124,7 +129,7 @@ class Profile(_Model):
     always_online: bool = False
     sessions: list[Session] = Field(default_factory=list)
     engagement: Dist = Field(default_factory=lambda: coerce_one(1.0))
-    discovery: Discovery
+    discovery: Annotated[list[Discovery], BeforeValidator(_as_list), Field(min_length=1)]
     speed: Dist = Field(default_factory=lambda: coerce_one(1.0))
     rejection_probability: Dist = Field(default_factory=lambda: coerce_one(0.0))
     reservation_pay: Dist = Field(default_factory=lambda: coerce_one(0.0))
@@ -140,6 +145,8 @@ class Profile(_Model):
             raise ValueError("speed must be positive (a multiplier on the effort of a task)")
         if self.regions is not None:
             _check_shares(self.regions, "regions")
+        _check_shares({d.mode + str(i): d.share for i, d in enumerate(self.discovery)},
+                      "discovery.*.share")
         return self
 
 

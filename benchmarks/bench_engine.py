@@ -1,0 +1,73 @@
+"""Engine benchmark: tasks per second, SimPy events per task, race vs literal polling.
+
+Run with ``python3 dev.py bench``; it prints a Markdown table to paste into BENCHMARKS.md.
+Each figure is the best of ``--repeat`` runs on one core (one process, no pool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import sim
+
+BASELINE = "scenarios/baseline.yaml"
+
+
+def fast_refresh(scn: sim.Scenario, interval: str) -> sim.Scenario:
+    """Every profile refreshes periodically every ``interval`` (the polling engine's worst case)."""
+    changes = {
+        f"profiles.{name}.discovery": {"mode": "refresh", "interval": interval}
+        for name in scn.profiles
+    }
+    return sim.override(scn, changes)
+
+
+def measure(scn: sim.Scenario, repeat: int, seed: int = 1) -> dict[str, float]:
+    """Best wall time over ``repeat`` runs, with tasks/s and events/task of that run."""
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        res = sim.run(scn, seed=seed)
+        wall = time.perf_counter() - t0
+        if best is None or wall < best["wall"]:
+            n = len(res.tasks)
+            best = {"wall": wall, "tasks": n, "tasks_per_s": n / wall,
+                    "events_per_task": res.stats["events_per_task"], "events": res.stats["events"]}
+    return best
+
+
+def main() -> None:
+    """Measure the scenarios of the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    base = sim.load_scenario(BASELINE)
+    big = sim.override(base, {"workers": 20_000,
+                              "requesters.batches_per_day": base.requesters.batches_per_day * 10})
+    rows = [("baseline (2,000 workers, 30 d)", measure(base, args.repeat)),
+            ("20,000 workers, 10x tasks, 30 d", measure(big, max(1, args.repeat - 2)))]
+    print(f"python {platform.python_version()}, {platform.machine()}, simpy, one core\n")
+    print("| scenario | tasks | wall time (s) | tasks/s | SimPy events/task |")
+    print("|---|---|---|---|---|")
+    for name, m in rows:
+        print(f"| {name} | {m['tasks']:,} | {m['wall']:.2f} | {m['tasks_per_s']:,.0f} |"
+              f" {m['events_per_task']:.2f} |")
+    print("\n| scenario (7 d) | race (s) | polling (s) | speed-up | race events | polling events |")
+    print("|---|---|---|---|---|---|")
+    for interval in ("2s", "5s", "1min"):
+        scn = sim.override(fast_refresh(base, interval), {"horizon": "7d"})
+        race = measure(scn, args.repeat)
+        poll = measure(sim.override(scn, {"engine": "polling"}), 1)
+        print(f"| baseline, everyone refreshing every {interval} | {race['wall']:.2f} |"
+              f" {poll['wall']:.2f} | {poll['wall'] / race['wall']:.0f}x |"
+              f" {race['events']:,} | {poll['events']:,} |")
+    scn = sim.override(base, {"horizon": "7d"})
+    race, poll = measure(scn, args.repeat), measure(sim.override(scn, {"engine": "polling"}), 1)
+    print(f"| baseline as shipped | {race['wall']:.2f} | {poll['wall']:.2f} |"
+          f" {poll['wall'] / race['wall']:.0f}x | {race['events']:,} | {poll['events']:,} |")
+
+
+if __name__ == "__main__":
+    main()

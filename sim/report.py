@@ -1,0 +1,296 @@
+"""Plain-text reports for people: a run's summary table and a scenario in words.
+
+Used by the ``microwork`` command (and handy in notebooks); pure functions returning strings,
+so the model core stays free of printing.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from sim.durations import format_duration
+from sim.metrics import PROFILE_KEYS
+from sim.results import RunResult
+from sim.rules import RULES
+from sim.scenario import DAYS, Scenario
+
+NA = "n/a"
+WIDTH = 88
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def money(value: Any, currency: str) -> str:
+    """Money with thousands separators, two decimals and the currency code ("1,234.50 EUR")."""
+    return f"{value:,.2f} {currency}" if _finite(value) else NA
+
+
+def percent(value: Any) -> str:
+    """A share in [0, 1] as a percentage with one decimal ("12.5%")."""
+    return f"{100 * value:.1f}%" if _finite(value) else NA
+
+
+def duration(value: Any) -> str:
+    """Seconds in the largest readable unit (see :func:`sim.durations.format_duration`)."""
+    return format_duration(float(value)) if _finite(value) else NA
+
+
+def count(value: Any) -> str:
+    """A whole number with thousands separators."""
+    return f"{value:,.0f}" if _finite(value) else NA
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """A plain number with ``digits`` significant digits (indices such as Gini, HHI)."""
+    return f"{value:.{digits}g}" if _finite(value) else NA
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> str:
+    """Render rows as an aligned text table: first column left-aligned, the others right."""
+    cells = [list(header), *(list(r) for r in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        parts = [
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return (indent + "  ".join(parts)).rstrip()
+
+    rule = indent + "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+
+
+# --------------------------------------------------------------------------- run summary
+
+
+def _profile_names(result: RunResult) -> list[str]:
+    """Profiles that appear in the summary, in the scenario's order (others after, sorted)."""
+    found = {
+        key.partition(".")[2]
+        for key in result.summary
+        if key.partition(".")[0] in PROFILE_KEYS and "." in key
+    }
+    ordered = [name for name in result.scenario.profiles if name in found]
+    return ordered + sorted(found - set(ordered))
+
+
+def format_summary(result: RunResult) -> str:
+    """The headline metrics of a run (with units) followed by a per-profile table, as text."""
+    s, cur = result.summary, result.scenario.currency
+    scn = result.scenario
+    wall = result.stats.get("wall_time")
+    title = (
+        f"{scn.name}: seed {result.seed}, {duration(scn.horizon)} simulated, "
+        f"{count(s.get('workers'))} workers"
+        + (f" ({wall:.2f} s of computing)" if _finite(wall) else "")
+    )
+
+    def stats(prefix: str, fmt: Any) -> str:
+        return " / ".join(fmt(s.get(f"{prefix}_{k}")) for k in ("mean", "median", "p90", "p99"))
+
+    rows = [
+        ("Tasks released", count(s.get("tasks_released"))),
+        ("Tasks claimed", count(s.get("tasks_claimed"))),
+        ("Fill rate (claimed before expiry)", percent(s.get("fill_rate"))),
+        ("Claim latency mean / median / p90 / p99", stats("claim_latency", duration)),
+        (
+            f"Monthly earnings mean / median / p90 / p99 ({cur})",
+            stats("monthly_earnings", lambda v: money(v, cur).removesuffix(f" {cur}")),
+        ),
+        ("Earnings Gini", number(s.get("earnings_gini"), 2)),
+        (
+            "Earnings share of top 1% / top 10%",
+            " / ".join(percent(s.get(k)) for k in ("earnings_top1_share", "earnings_top10_share")),
+        ),
+        ("Workers with zero earnings", percent(s.get("zero_earnings_share"))),
+        ("Median hourly pay, paid work only", money(s.get("hourly_paid_median"), f"{cur}/h")),
+        ("Median hourly pay, all time online", money(s.get("hourly_effective_median"), f"{cur}/h")),
+        (
+            "Unpaid minutes per paid hour",
+            f"{number(s.get('unpaid_minutes_per_paid_hour'))} min"
+            if _finite(s.get("unpaid_minutes_per_paid_hour"))
+            else NA,
+        ),
+        ("Tasks done by the top 10% of workers", percent(s.get("top10_task_share"))),
+        ("HHI of tasks across workers", number(s.get("tasks_hhi"))),
+    ]
+    headline = table(("Metric", "Value"), rows, indent="  ")
+
+    profile_rows = []
+    for name in _profile_names(result):
+
+        def get(metric: str, name: str = name) -> Any:
+            return s.get(f"{metric}.{name}")
+
+        profile_rows.append(
+            (
+                name,
+                percent(get("population_share")),
+                percent(get("earnings_share")),
+                money(get("monthly_earnings_mean"), cur).removesuffix(f" {cur}"),
+                money(get("monthly_earnings_median"), cur).removesuffix(f" {cur}"),
+                duration(get("claim_latency_median")),
+                money(get("hourly_paid_median"), cur).removesuffix(f" {cur}"),
+                money(get("hourly_effective_median"), cur).removesuffix(f" {cur}"),
+            )
+        )
+    header = (
+        "Profile",
+        "Workers",
+        "Earnings",
+        f"Mean {cur}/month",
+        f"Median {cur}/month",
+        "Median latency",
+        f"Paid {cur}/h",
+        f"Effective {cur}/h",
+    )
+    parts = [title, "", headline]
+    if profile_rows:
+        parts += [
+            "",
+            "  By profile (shares of workers and of earnings; medians over the profile's workers,",
+            "  latency of the tasks they won; effective = per hour online):",
+            table(header, profile_rows, indent="  "),
+        ]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- scenario in words
+
+
+def _days(days: Sequence[str]) -> str:
+    chosen = set(days)
+    if chosen == set(DAYS):
+        return "every day"
+    if chosen == set(DAYS[:5]):
+        return "on weekdays"
+    if chosen == set(DAYS[5:]):
+        return "at weekends"
+    return "on " + ", ".join(d for d in DAYS if d in chosen)
+
+
+def _clock(seconds: float) -> str:
+    minutes = round(seconds / 60) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _mean(dist: Any) -> float:
+    try:
+        return float(dist.mean())
+    except (AttributeError, TypeError, ValueError):
+        return math.nan
+
+
+def _discovery(option: Any) -> str:
+    mode = getattr(option, "mode", "?")
+    if mode == "notification":
+        return f"notifications, reacting in {duration(_mean(option.reaction))} on average"
+    interval = getattr(option, "interval", None)
+    every = duration(_mean(interval))
+    if mode == "script":
+        return f"an auto-accept script checking every {every}"
+    kind = "periodically" if getattr(interval, "dist", "") == "constant" else "at random"
+    return f"refreshing {kind}, every {every} on average"
+
+
+def _availability(profile: Any) -> str:
+    if profile.always_online:
+        return "always online"
+    if not profile.sessions:
+        return "never online"
+    parts = []
+    for session in profile.sessions:
+        text = (
+            f"{_days(session.days)} from about {_clock(_mean(session.start))} "
+            f"for {duration(_mean(session.duration))}"
+        )
+        if session.probability < 1:
+            text += f" ({percent(session.probability)} of those days)"
+        parts.append(text)
+    return "online " + " and ".join(parts)
+
+
+def _profile(name: str, profile: Any) -> str:
+    options = profile.discovery if isinstance(profile.discovery, list) else [profile.discovery]
+    if len(options) == 1:
+        finds = _discovery(options[0])
+    else:
+        finds = ", ".join(
+            f"{percent(getattr(o, 'share', math.nan))} {_discovery(o)}" for o in options
+        )
+    label = f"{name} ({percent(profile.share)}"
+    if profile.description:
+        label += f", {profile.description.rstrip('.')}"
+    return f"{label}: {_availability(profile)}, finding tasks by {finds})"
+
+
+def _task_type(name: str, task: Any, share: float | None, currency: str) -> str:
+    if task.reward is not None:
+        pay = f"{money(_mean(task.reward), currency)} per task"
+    else:
+        pay = f"{money(_mean(task.pay_rate), currency)} per hour of effort"
+    text = f"{name}"
+    if share is not None:
+        text += f" {percent(share)}"
+    text += f" ({pay}, {duration(_mean(task.effort))} of work"
+    size = _mean(task.batch_size)
+    if math.isinf(size):
+        text += ", heavy-tailed batch sizes"
+    elif _finite(size) and size != 1:
+        text += f", {size:.3g} tasks per batch on average"
+    if task.expiry is not None:
+        text += f", expires after {duration(task.expiry)}"
+    if task.regional:
+        text += ", done in a shop of the worker's region"
+        if task.travel is not None:
+            text += f" with {duration(_mean(task.travel))} of travel"
+    return text + ")"
+
+
+def describe_scenario(scenario: Scenario) -> str:
+    """One plain-words paragraph saying what a scenario simulates: workers, profiles and shares,
+    horizon, task types, batches per day and the allocation rule."""
+    scn, cur = scenario, scenario.currency
+    req, plat = scn.requesters, scn.platform
+    intro = f"Scenario {scn.name!r}"
+    if scn.description:
+        intro += f" ({scn.description.strip().rstrip('.')})"
+    profiles = "; ".join(_profile(n, p) for n, p in scn.profiles.items())
+    sentences = [
+        f"{intro} simulates {scn.workers:,} workers over {duration(scn.horizon)} "
+        f"({scn.engine} engine), in {len(scn.profiles)} profile"
+        f"{'s' if len(scn.profiles) != 1 else ''}: {profiles}.",
+    ]
+    if scn.regions:
+        sentences.append(
+            "Regions: " + ", ".join(f"{r} {percent(s)}" for r, s in scn.regions.items()) + "."
+        )
+    types = "; ".join(_task_type(n, t, req.task_mix.get(n), cur) for n, t in scn.task_types.items())
+    sentences.append(
+        f"{req.count:,} requester{'s' if req.count != 1 else ''} post about "
+        f"{req.batches_per_day:,.4g} batches of tasks a day, of {len(scn.task_types)} task type{'s' if len(scn.task_types) != 1 else ''} "
+        f"(share of batches): {types}."
+    )
+    rule = plat.allocation.rule
+    described = getattr(RULES.get(rule), "description", "")
+    text = f"Tasks are allocated by the {rule!r} rule"
+    if described:
+        text += f" ({described.split('.')[0].strip()})"
+    text += f"; the platform takes {percent(plat.commission)} commission"
+    if plat.daily_cap is not None:
+        text += f", caps each worker at {plat.daily_cap:,} tasks a day"
+    if plat.max_claimed != 1:
+        text += f", lets a worker hold {plat.max_claimed} tasks at once"
+    if plat.payout_threshold > 0:
+        text += f", pays out only above {money(plat.payout_threshold, cur)}"
+    sentences.append(text + f"; money is in {cur}.")
+    return textwrap.fill(" ".join(sentences), width=WIDTH)
