@@ -52,6 +52,28 @@ def hourly_intensity(scn: Scenario) -> np.ndarray:
     return by_hour[hours % 24] * by_day[(hours // 24) % 7]
 
 
+def _apply_minimum_pay(
+    scn: Scenario, streams: Streams, reward: np.ndarray, effort: np.ndarray, size: np.ndarray
+) -> np.ndarray:
+    """Raise rewards below the platform's minimum pay per hour of effort (in place) and return
+    the batch sizes requesters still post: each task is kept with probability
+    (new reward / old reward) ** -elasticity, using one uniform draw per task from its own
+    stream so variants differing only in the minimum stay paired."""
+    minimum = scn.platform.minimum_pay_rate
+    if minimum is None or len(size) == 0:
+        return size
+    floor = np.ceil(minimum * effort / HOUR * 100 - 1e-9) / 100
+    raised = np.maximum(reward, floor)
+    elasticity = scn.platform.demand_elasticity
+    with np.errstate(divide="ignore"):
+        ratio = np.where(reward > 0, raised / np.where(reward > 0, reward, 1), np.inf)
+    keep_p = np.where(np.isfinite(ratio), ratio**-elasticity, 0.0 if elasticity > 0 else 1.0)
+    reward[:] = raised
+    draws = streams.rng("demand_response").random(int(size.sum()))
+    kept = draws < np.repeat(keep_p, size)
+    return np.add.reduceat(kept, np.concatenate([[0], np.cumsum(size)[:-1]])).astype(int)
+
+
 def build_demand(scn: Scenario, streams: Streams) -> Demand:
     """Draw every requester's batches and every task's own randomness over the horizon."""
     req = scn.requesters
@@ -96,6 +118,12 @@ def build_demand(scn: Scenario, streams: Streams) -> Demand:
         if tt.expiry is not None:
             expires[idx] = released[idx] + tt.expiry
     reward = np.round(reward, 2)  # platforms pay in cents
+    size = _apply_minimum_pay(scn, streams, reward, effort, size)
+    keep = size > 0
+    requester, kind, released, reward, effort, size, region, expires = (
+        a[keep] for a in (requester, kind, released, reward, effort, size, region, expires)
+    )
+    n_batches = len(released)
     first = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
     n_tasks = int(size.sum())
     task_batch = np.repeat(np.arange(n_batches), size)

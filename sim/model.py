@@ -83,7 +83,8 @@ def run(
     pop = build_population(scn, streams)
     demand = build_demand(scn, streams)
     env = simpy.Environment()
-    platform = Platform(env, scn, pop, demand)
+    rule = scn.platform.allocation.build()
+    platform = Platform(env, scn, pop, demand, rule, streams.rng("allocation"))
     engine = ENGINES[scn.engine](env, scn, platform, streams)
     platform.discovery = engine
     starts, ends = pop.session_start.tolist(), pop.session_end.tolist()

@@ -15,6 +15,7 @@ import simpy
 
 from sim.demand import Demand
 from sim.population import Population
+from sim.rules import AllocationRule
 from sim.scenario import Scenario
 
 APPROVED, REJECTED, EXPIRED, ABANDONED, OPEN, CLAIMED = range(6)
@@ -38,20 +39,34 @@ class Discovery(Protocol):
 class OpenBatch:
     """A batch on the board: its unclaimed tasks in order and who may take them."""
 
-    __slots__ = ("batch", "tasks", "eligible", "expected")
+    __slots__ = ("batch", "tasks", "eligible", "expected", "entrants", "entered")
 
     def __init__(self, batch: int, tasks: deque[int], eligible: np.ndarray, expected: float):
         self.batch = batch
         self.tasks = tasks
         self.eligible = eligible  # static eligibility per worker: type, region, reservation pay
         self.expected = expected  # seconds of work (incl. mean travel) for a typical worker
+        self.entrants: list[int] | None = None  # arrival order while a window round is open
+        self.entered: set[int] = set()
 
 
 class Platform:
     """Board, worker state and ledger of one run. Mutated only from SimPy event callbacks."""
 
-    def __init__(self, env: simpy.Environment, scn: Scenario, pop: Population, demand: Demand):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        scn: Scenario,
+        pop: Population,
+        demand: Demand,
+        rule: AllocationRule,
+        rule_rng: np.random.Generator,
+    ):
         self.env = env
+        self.rule = rule
+        self.window = rule.window
+        self.rule_rng = rule_rng
+        self.earnings_period = rule.earnings_period
         self.scn = scn
         self.pop = pop
         self.demand = demand
@@ -75,6 +90,12 @@ class Platform:
         self.work_time = [0.0] * n
         self.unpaid_work = [0.0] * n
         self.capped: set[int] = set()
+        # what allocation rules may look at
+        self.last_claim = [-np.inf] * n
+        self.approved = [0] * n
+        self.rejected = [0] * n
+        self.period_earnings = [0.0] * n
+        self.period_index = [0] * n
         # task records (columnar, filled during the run)
         self.claimed_at = [np.nan] * m
         self.started_at = [np.nan] * m
@@ -113,6 +134,8 @@ class Platform:
         first = int(d.batch_first_task[b])
         ob = OpenBatch(b, deque(range(first, first + int(d.batch_size[b]))), eligible, expected)
         self.board[b] = ob
+        if self.window > 0:
+            self._open_round(ob)
         if np.isfinite(d.batch_expires[b]):
             ev = self.env.timeout(d.batch_expires[b] - self.env.now, b)
             ev.callbacks.append(self._expire)
@@ -132,20 +155,28 @@ class Platform:
         )
 
     def acceptable(self, w: int) -> OpenBatch | None:
-        """The oldest batch on the board that worker ``w`` would take now, if any."""
+        """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
         remaining = (self.session_end[w] - self.env.now) / self.speed[w]
         for ob in self.board.values():
-            if ob.eligible[w] and ob.expected <= remaining:
+            if ob.eligible[w] and ob.expected <= remaining and w not in ob.entered:
                 return ob
         return None
 
+    def _fits(self, w: int, ob: OpenBatch) -> bool:
+        return ob.eligible[w] and ob.expected <= (self.session_end[w] - self.env.now) / self.speed[w]
+
     def look(self, w: int) -> int:
-        """Worker ``w`` looks at the board and claims what it can; returns the number claimed."""
+        """Worker ``w`` looks at the board and claims what it can; returns the number claimed.
+
+        A batch whose window round is still open (window rules) is entered instead of claimed:
+        the rule picks the winners when the round closes.
+        """
         claimed = 0
-        while self.can_claim(w):
-            ob = self.acceptable(w)
-            if ob is None:
-                break
+        while self.can_claim(w) and (ob := self.acceptable(w)) is not None:
+            if ob.entrants is not None:
+                ob.entrants.append(w)
+                ob.entered.add(w)
+                continue
             t = ob.tasks.popleft()
             if not ob.tasks:
                 del self.board[ob.batch]
@@ -153,6 +184,29 @@ class Platform:
             claimed += 1
         self._update(w)
         return claimed
+
+    # -- window rules: a round of candidates after each release --------------------------
+    def _open_round(self, ob: OpenBatch) -> None:
+        ob.entrants = []
+        ev = self.env.timeout(self.window, ob)
+        ev.callbacks.append(self._close_round)
+
+    def _close_round(self, event: simpy.Event) -> None:
+        ob = event.value
+        if self.board.get(ob.batch) is not ob:
+            return  # expired meanwhile
+        candidates = np.array([w for w in ob.entrants if self.can_claim(w) and self._fits(w, ob)],
+                              dtype=np.int64)
+        ob.entrants, ob.entered = None, set()
+        if len(candidates):
+            winners = self.rule.choose(candidates, len(ob.tasks), self, self.rule_rng)
+            for w in winners.tolist():
+                self._claim(w, ob.tasks.popleft())
+                self._update(w)
+        if not ob.tasks:
+            del self.board[ob.batch]
+        else:
+            self.discovery.released(ob)  # tasks left: first come, first served from now on
 
     def _update(self, w: int) -> None:
         hungry = self.can_claim(w)
@@ -170,6 +224,7 @@ class Platform:
         self.status[t] = CLAIMED
         self.held[w] += 1
         self.claims_today[w] += 1
+        self.last_claim[w] = self.env.now
         self.queue[w].append(t)
         if self.current[w] < 0:
             self._start_next(w)
@@ -195,15 +250,39 @@ class Platform:
             self.status[t] = APPROVED
             self.earnings[w] += self.task_reward[t]
             self.work_time[w] += spent
+            self.approved[w] += 1
+            period = int(now // self.earnings_period)
+            if period != self.period_index[w]:
+                self.period_index[w], self.period_earnings[w] = period, 0.0
+            self.period_earnings[w] += self.task_reward[t]
         else:
             self.status[t] = REJECTED
             self.unpaid_work[w] += spent
+            self.rejected[w] += 1
         self.held[w] -= 1
         self.current[w] = -1
         if self.queue[w]:
             self._start_next(w)
         if self.can_claim(w):
             self.look(w)  # a worker who just finished a task looks at the board at once
+
+    # -- what rules see -----------------------------------------------------------------
+    def earned_this_period(self, workers: np.ndarray) -> np.ndarray:
+        """Earnings of ``workers`` in the current earnings period of the rule (day, week, run)."""
+        period = int(self.env.now // self.earnings_period)
+        return np.array([self.period_earnings[w] if self.period_index[w] == period else 0.0
+                         for w in workers.tolist()])
+
+    def approval_rate(self, workers: np.ndarray) -> np.ndarray:
+        """Smoothed approval rate (approved + 1) / (decided + 2): new workers start at 1/2."""
+        ws = workers.tolist()
+        ok = np.array([self.approved[w] for w in ws], dtype=float)
+        bad = np.array([self.rejected[w] for w in ws], dtype=float)
+        return (ok + 1) / (ok + bad + 2)
+
+    def last_claims(self, workers: np.ndarray) -> np.ndarray:
+        """Time of each worker's last claim (-inf if it never claimed)."""
+        return np.array([self.last_claim[w] for w in workers.tolist()])
 
     # -- sessions and days --------------------------------------------------------------
     def go_online(self, w: int, end: float) -> None:

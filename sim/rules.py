@@ -8,10 +8,13 @@ which of the collected candidates win (``choose``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import math
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from sim.durations import parse_duration
 
 
 class RuleParams(BaseModel):
@@ -32,8 +35,18 @@ class AllocationRule:
 
     @property
     def window(self) -> float:
-        """Seconds after a release during which arriving workers are collected (0: none)."""
-        return 0.0
+        """Seconds after a release during which arriving workers are collected (0: none).
+
+        When the window closes the rule picks winners among the candidates; tasks left over
+        (fewer candidates than tasks) then go to later arrivals, first come, first served,
+        since nobody competes for them. A window therefore delays a claim by at most itself.
+        """
+        return getattr(self.params, "window", 0.0)
+
+    @property
+    def earnings_period(self) -> float:
+        """Length of the period over which the platform tracks earnings for the rule."""
+        return math.inf
 
     def choose(
         self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
@@ -66,6 +79,105 @@ class FirstComeFirstServed(AllocationRule):
         self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
     ) -> np.ndarray:
         return candidates[:n]
+
+
+class WindowParams(RuleParams):
+    """A window rule collects the workers arriving within ``window`` of the round's start."""
+
+    window: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 60.0
+
+
+def _random_order(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random keys for breaking ties without favouring the first to arrive."""
+    return rng.random(n)
+
+
+@register
+class Lottery(AllocationRule):
+    """Every candidate of the round has the same chance."""
+
+    name = "lottery"
+    Params = WindowParams
+    description = (
+        "Lottery: every eligible worker who arrives within `window` after the release enters; "
+        "winners are drawn at random when the window closes. "
+        "It models proposals to neutralise the speed race (a 'fair queue' on the platform)."
+    )
+
+    def choose(
+        self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
+    ) -> np.ndarray:
+        return rng.permutation(candidates)[:n]
+
+
+@register
+class RoundRobin(AllocationRule):
+    """The candidate who has waited longest since its last claim wins."""
+
+    name = "round_robin"
+    Params = WindowParams
+    description = (
+        "Round robin: among the workers who arrive within `window`, the one who has waited "
+        "longest since its last task wins (never served first, ties at random). It models a "
+        "platform dispatching work in turn, as some in-store apps and agencies do."
+    )
+
+    def choose(
+        self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
+    ) -> np.ndarray:
+        order = np.lexsort((_random_order(rng, len(candidates)), state.last_claims(candidates)))
+        return candidates[order[:n]]
+
+
+class LeastEarnedParams(WindowParams):
+    """``period``: earnings counted over the current day, week or the whole run."""
+
+    period: Literal["day", "week", "run"] = "run"
+
+
+@register
+class LeastEarned(AllocationRule):
+    """The candidate with the lowest earnings so far wins."""
+
+    name = "least_earned"
+    Params = LeastEarnedParams
+    description = (
+        "Least earned: among the workers who arrive within `window`, the one with the lowest "
+        "earnings in the current `period` (day, week or run) wins, ties at random. It models "
+        "a redistributive rule a regulator or a cooperative platform could impose."
+    )
+
+    @property
+    def earnings_period(self) -> float:
+        return {"day": 86400.0, "week": 7 * 86400.0, "run": math.inf}[self.params.period]
+
+    def choose(
+        self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
+    ) -> np.ndarray:
+        earned = state.earned_this_period(candidates)
+        order = np.lexsort((_random_order(rng, len(candidates)), earned))
+        return candidates[order[:n]]
+
+
+@register
+class Reputation(AllocationRule):
+    """Chance of winning proportional to the candidate's (smoothed) approval rate."""
+
+    name = "reputation"
+    Params = WindowParams
+    description = (
+        "Reputation: among the workers who arrive within `window`, winners are drawn with "
+        "probability proportional to their approval rate, smoothed as (approved + 1) / "
+        "(decided + 2) so that newcomers are not shut out. It models qualification-based "
+        "access (MTurk's approval-rate qualifications, Clickworker's assessments)."
+    )
+
+    def choose(
+        self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
+    ) -> np.ndarray:
+        weight = state.approval_rate(candidates)
+        keys = np.log(rng.random(len(candidates))) / weight  # Efraimidis-Spirakis sampling
+        return candidates[np.argsort(-keys, kind="stable")[:n]]
 
 
 class AllocationConfig(BaseModel):

@@ -208,13 +208,17 @@ class Requesters(_Model):
 
 
 class Platform(_Model):
-    """Platform rules: allocation, commission, caps and payout threshold."""
+    """Platform rules: allocation, commission, caps, payout threshold and a minimum pay per hour
+    of effort (rewards below it are raised; with ``demand_elasticity`` > 0 requesters then post
+    fewer tasks: each is kept with probability (raised / original reward) ** -elasticity)."""
 
     allocation: AllocationConfig = Field(default_factory=lambda: AllocationConfig(rule="fcfs"))
     commission: float = Field(default=0.0, ge=0, lt=1)
     daily_cap: int | None = Field(default=None, ge=1)
     max_claimed: int = Field(default=1, ge=1)
     payout_threshold: float = Field(default=0.0, ge=0)
+    minimum_pay_rate: float | None = Field(default=None, ge=0)
+    demand_elasticity: float = Field(default=0.0, ge=0)
 
 
 class Scenario(_Model):
