@@ -1,0 +1,293 @@
+"""Experiments: paired replications of scenario variants with confidence intervals.
+
+Replication ``r`` of every variant runs with the same seed, hence the same workers and the
+same task arrivals (common random numbers): differences between variants are paired, and
+their intervals are computed on the paired differences. Runs go to a process pool, and each
+finished run is streamed to disk so that an interrupted comparison resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.errors import ScenarioError
+from sim.model import run
+from sim.results import replace_dir
+from sim.scenario import Scenario, load_scenario, override
+
+IDENTITY = ["variant", "replication", "seed"]
+
+
+def replication_seed(seed: int, replication: int) -> int:
+    """Seed of replication ``replication``: the same for every variant, distinct across r."""
+    ss = np.random.SeedSequence(seed, spawn_key=(replication,))
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
+def _one_run(scn: Scenario, variant: str, replication: int, seed: int) -> dict[str, Any]:
+    """Run one (variant, replication) and keep what the comparison needs (no big tables)."""
+    res = run(scn, seed=seed, variant=variant, replication=replication)
+    row = {"variant": variant, "replication": replication, "seed": seed, **res.summary}
+    return {"row": row, "earnings": res.workers["earnings"].to_numpy().tolist()}
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float, float, float]:
+    """Mean, standard error and the t-based interval of independent values."""
+    values = values[~np.isnan(values)]
+    n = len(values)
+    mean = float(values.mean()) if n else np.nan
+    if n < 2:
+        return mean, np.nan, np.nan, np.nan
+    se = float(values.std(ddof=1) / np.sqrt(n))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * se)
+    return mean, se, mean - half, mean + half
+
+
+@dataclass
+class Comparison:
+    """Results of :func:`compare`: one row per run plus interval tables built from them."""
+
+    runs: pd.DataFrame
+    baseline: str
+    variants: dict[str, dict[str, Any]]
+    earnings: dict[str, list[float]] = field(default_factory=dict)  # replication 0 per variant
+    level: float = 0.95
+
+    @property
+    def metrics(self) -> list[str]:
+        """Summary metrics available for every run."""
+        return [c for c in self.runs.columns if c not in IDENTITY]
+
+    def table(self, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+        """Per variant and metric: mean over replications, standard error and its interval."""
+        rows = []
+        for variant, group in self.runs.groupby("variant", sort=False):
+            for metric in metrics or self.metrics:
+                mean, se, low, high = _interval(group[metric].to_numpy(float), self.level)
+                rows.append({"variant": variant, "metric": metric, "n": len(group), "mean": mean,
+                             "se": se, "ci_low": low, "ci_high": high})
+        return pd.DataFrame(rows)
+
+    def paired(self, baseline: str | None = None, metrics: Iterable[str] | None = None
+               ) -> pd.DataFrame:
+        """Per variant and metric: mean difference to ``baseline`` over paired replications,
+        its interval and the paired t-test p-value; the unpaired (Welch) interval of the same
+        difference is given alongside to show what common random numbers buy."""
+        baseline = baseline or self.baseline
+        if baseline not in self.variants:
+            raise ValueError(f"unknown baseline {baseline!r}; variants: {list(self.variants)}")
+        wide = self.runs.set_index(["variant", "replication"])
+        base = wide.loc[baseline]
+        rows = []
+        for variant in self.variants:
+            if variant == baseline:
+                continue
+            other = wide.loc[variant]
+            common = base.index.intersection(other.index)
+            for metric in metrics or self.metrics:
+                a = other.loc[common, metric].to_numpy(float)
+                b = base.loc[common, metric].to_numpy(float)
+                ok = ~(np.isnan(a) | np.isnan(b))
+                diff = a[ok] - b[ok]
+                mean, se, low, high = _interval(diff, self.level)
+                p = _paired_p_value(diff)
+                u_low, u_high = _welch(a[ok], b[ok], self.level)
+                rows.append({"variant": variant, "baseline": baseline, "metric": metric,
+                             "n": int(ok.sum()), "mean_diff": mean, "se": se, "ci_low": low,
+                             "ci_high": high, "p_value": p, "unpaired_ci_low": u_low,
+                             "unpaired_ci_high": u_high})
+        return pd.DataFrame(rows)
+
+
+def _paired_p_value(diff: np.ndarray) -> float:
+    """Two-sided paired t-test p-value of mean difference 0 (constant differences: 0 or 1)."""
+    if len(diff) < 2:
+        return np.nan
+    if np.all(diff == diff[0]):
+        return 1.0 if diff[0] == 0 else 0.0
+    return float(stats.ttest_1samp(diff, 0.0).pvalue)
+
+
+def _welch(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, float]:
+    """Interval of mean(a) - mean(b) treating the samples as independent (Welch)."""
+    if len(a) < 2 or len(b) < 2:
+        return np.nan, np.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = np.sqrt(va + vb)
+    if se == 0:
+        return 0.0, 0.0
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.5 + level / 2, dof) * se
+    diff = a.mean() - b.mean()
+    return float(diff - half), float(diff + half)
+
+
+class _Store:
+    """Finished runs streamed to ``folder`` (one JSON file per run), for resuming."""
+
+    def __init__(self, folder: Path | None, spec: dict[str, Any]) -> None:
+        self.folder = folder
+        self.done: dict[tuple[str, int], dict[str, Any]] = {}
+        if folder is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        spec_file = folder / "spec.json"
+        text = json.dumps(spec, sort_keys=True, indent=1)
+        if spec_file.exists() and spec_file.read_text() != text:
+            raise ScenarioError(
+                f"{folder} holds an interrupted comparison of a different scenario, variants or "
+                "seed; remove it or choose another output folder"
+            )
+        spec_file.write_text(text)
+        for path in sorted((folder / "runs").glob("*.json")):
+            item = json.loads(path.read_text())
+            self.done[(item["row"]["variant"], item["row"]["replication"])] = item
+
+    def add(self, item: dict[str, Any]) -> None:
+        key = (item["row"]["variant"], item["row"]["replication"])
+        self.done[key] = item
+        if self.folder is None:
+            return
+        runs = self.folder / "runs"
+        runs.mkdir(exist_ok=True)
+        tmp = runs / f".{key[0]}-{key[1]}.tmp"
+        tmp.write_text(json.dumps(item))
+        os.replace(tmp, runs / f"{key[0]}-{key[1]:05d}.json")
+
+
+def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="run", disable=not enabled, delay=1)
+
+
+def compare(
+    scenario: Scenario | dict[str, Any] | str,
+    variants: Mapping[str, Mapping[str, Any]],
+    replications: int = 20,
+    seed: int = 1,
+    processes: int | None = None,
+    *,
+    baseline: str | None = None,
+    state_dir: str | Path | None = None,
+    progress: bool = True,
+    target: Mapping[str, Any] | None = None,
+) -> Comparison:
+    """Run every variant ``replications`` times with paired seeds and return a Comparison.
+
+    ``variants`` maps a name to dotted-path overrides of ``scenario``. ``processes`` defaults
+    to the number of cores (1 runs in this process). With ``state_dir`` every finished run is
+    written there and a later call with the same arguments skips the runs already done.
+    ``target={"metric": "earnings_gini", "half_width": 0.002, "max_replications": 100}``
+    adds replications until every variant's paired-difference interval of that metric (its
+    own interval for the baseline) is at most that half-width.
+    """
+    if not variants:
+        raise ScenarioError("variants: give at least one variant (name: {path: value})")
+    if replications < 2:
+        raise ScenarioError(f"replications: got {replications}; at least 2 are needed for an "
+                            "interval")
+    base_scn = load_scenario(scenario)
+    scenarios = {name: override(base_scn, dict(changes)) for name, changes in variants.items()}
+    baseline = baseline or next(iter(variants))
+    spec = {"scenario": base_scn.to_dict(), "variants": {k: dict(v) for k, v in variants.items()},
+            "seed": seed}
+    store = _Store(Path(state_dir) if state_dir else None, spec)
+    processes = processes or os.cpu_count() or 1
+    n_reps = replications
+    limit = int(target.get("max_replications", 200)) if target else replications
+    while True:
+        todo = [(name, r) for r in range(n_reps) for name in scenarios
+                if (name, r) not in store.done]
+        bar = _progress_bar(len(scenarios) * n_reps, len(scenarios) * n_reps - len(todo),
+                            progress)
+        _execute(scenarios, todo, seed, processes, store, bar)
+        bar.close()
+        comparison = _assemble(store, scenarios, variants, baseline, n_reps)
+        if not target or n_reps >= limit or _precise_enough(comparison, target):
+            return comparison
+        n_reps = min(limit, n_reps + max(processes, n_reps // 2))
+
+
+def _execute(scenarios: dict[str, Scenario], todo: list[tuple[str, int]], seed: int,
+             processes: int, store: _Store, bar: Any) -> None:
+    if processes == 1 or len(todo) <= 1:
+        for name, r in todo:
+            store.add(_one_run(scenarios[name], name, r, replication_seed(seed, r)))
+            bar.update()
+        return
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        pending: set[Future] = {
+            pool.submit(_one_run, scenarios[name], name, r, replication_seed(seed, r))
+            for name, r in todo
+        }
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                store.add(fut.result())
+                bar.update()
+
+
+def _assemble(store: _Store, scenarios: dict[str, Scenario], variants: Mapping[str, Any],
+              baseline: str, n_reps: int) -> Comparison:
+    items = [store.done[(name, r)] for name in scenarios for r in range(n_reps)]
+    runs = pd.DataFrame([item["row"] for item in items])
+    earnings = {name: store.done[(name, 0)]["earnings"] for name in scenarios}
+    return Comparison(runs=runs, baseline=baseline,
+                      variants={k: dict(v) for k, v in variants.items()}, earnings=earnings)
+
+
+def _precise_enough(comparison: Comparison, target: Mapping[str, Any]) -> bool:
+    metric, goal = target["metric"], float(target["half_width"])
+    own = comparison.table([metric]).set_index("variant")
+    widths = [(own.loc[comparison.baseline, "ci_high"] - own.loc[comparison.baseline, "ci_low"])
+              / 2]
+    if len(comparison.variants) > 1:
+        paired = comparison.paired(metrics=[metric])
+        widths += ((paired["ci_high"] - paired["ci_low"]) / 2).tolist()
+    return bool(np.nanmax(widths) <= goal)
+
+
+def save_comparison(comparison: Comparison, directory: str | Path,
+                    extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``runs.parquet``, ``table.csv``, ``paired.csv`` and ``manifest.json`` atomically."""
+    import tempfile
+
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write_comparison(comparison, tmp, extra)
+        replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def write_comparison(comparison: Comparison, folder: Path,
+                     extra: Mapping[str, Any] | None = None) -> None:
+    """Write the comparison's files into an existing folder (see :func:`save_comparison`)."""
+    comparison.runs.to_parquet(folder / "runs.parquet", index=False)
+    comparison.table().to_csv(folder / "table.csv", index=False)
+    comparison.paired().to_csv(folder / "paired.csv", index=False)
+    pd.DataFrame({k: pd.Series(v) for k, v in comparison.earnings.items()}).to_parquet(
+        folder / "earnings_replication0.parquet", index=False)
+    from sim.results import __version__, _git_commit
+
+    manifest = {"baseline": comparison.baseline, "variants": comparison.variants,
+                "replications": int(comparison.runs["replication"].nunique()),
+                "level": comparison.level, "package_version": __version__,
+                "git_commit": _git_commit(), **(extra or {})}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
