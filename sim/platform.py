@@ -188,7 +188,8 @@ class Platform:
     # -- window rules: a round of candidates after each release --------------------------
     def _open_round(self, ob: OpenBatch) -> None:
         ob.entrants = []
-        ev = self.env.timeout(self.window, ob)
+        expires = self.demand.batch_expires[ob.batch] - self.env.now
+        ev = self.env.timeout(min(self.window, expires), ob)  # a round never outlives the task
         ev.callbacks.append(self._close_round)
 
     def _close_round(self, event: simpy.Event) -> None:
@@ -236,7 +237,7 @@ class Platform:
         self.current[w] = t
         self.started_at[t] = now
         duration = self.task_work[t] * self.speed[w] + self.task_travel[t]
-        if now + duration <= self.session_end[w]:
+        if now + duration < self.session_end[w]:  # at the very end, the session ends first
             ev = self.env.timeout(duration, (w, t))
             ev.callbacks.append(self._complete)
         # otherwise the session ends first and the task is abandoned then

@@ -39,7 +39,9 @@ class AllocationRule:
 
         When the window closes the rule picks winners among the candidates; tasks left over
         (fewer candidates than tasks) then go to later arrivals, first come, first served,
-        since nobody competes for them. A window therefore delays a claim by at most itself.
+        since nobody competes for them. A round closes early if the tasks expire sooner. The
+        tasks of a round are claimed exactly when it closes, so mean claim latency rises by
+        about the window, not more (later claims shift too, since other workers are busy).
         """
         return getattr(self.params, "window", 0.0)
 

@@ -1,0 +1,382 @@
+"""Policy comparisons (issue 3): paired replications, intervals, resuming, parallel runs.
+
+What the tests must show: under fcfs the fastest-reacting profile earns more than its share
+and the gap closes under lottery and least_earned; a window rule raises mean claim latency by
+about the window, not more; paired intervals are narrower than unpaired ones (common random
+numbers work); an interrupted comparison resumes to the same tables.
+Seeds are fixed; the baseline is cut to 7 days so the whole module stays well under a minute.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMALL_SCENARIO
+
+import sim
+import sim.experiment as experiment
+from sim.experiment import Comparison, compare
+from sim.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[1]
+WINDOW = 300.0  # scenarios/policies.yaml: window rules collect candidates for 5 min
+
+#: the window rules of scenarios/policies.yaml (fcfs is the baseline)
+POLICY_VARIANTS: dict[str, dict[str, Any]] = {
+    "fcfs": {},
+    "lottery": {"platform.allocation": {"rule": "lottery", "window": "5min"}},
+    "least_earned": {"platform.allocation": {"rule": "least_earned", "window": "5min",
+                                             "period": "week"}},
+}
+GINI, LATENCY = "earnings_gini", "claim_latency_mean"
+
+
+def paired_row(cmp: Comparison, variant: str, metric: str) -> pd.Series:
+    p = cmp.paired("fcfs", metrics=[metric]).set_index("variant")
+    return p.loc[variant]
+
+
+@pytest.fixture(scope="module")
+def baseline_cmp() -> Comparison:
+    """fcfs, lottery and least_earned (window 5 min) on a 7-day baseline, 10 paired
+    replications on 2 processes (about 10 s)."""
+    scn = sim.override(sim.load_scenario(ROOT / "scenarios" / "baseline.yaml"), {"horizon": "7d"})
+    return compare(scn, POLICY_VARIANTS, replications=10, seed=1, processes=2, progress=False)
+
+
+def test_policy_variants_match_the_shipped_comparison() -> None:
+    """The variants tested here are those of scenarios/policies.yaml."""
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "scenarios" / "policies.yaml").read_text())
+    for name, changes in POLICY_VARIANTS.items():
+        assert spec["variants"][name] == changes, name
+
+
+# ------------------------------------------------------------------ earnings concentration
+def test_fastest_profile_overearns_under_fcfs(baseline_cmp: Comparison) -> None:
+    """Under fcfs the distressed workers (notifications within ~30 s, 1 s scripts: the fastest
+    to react) take a share of earnings well above their 22 % share of the population."""
+    table = baseline_cmp.table().set_index(["variant", "metric"])
+    earn = table.loc[("fcfs", "earnings_share.distressed")]
+    pop = table.loc[("fcfs", "population_share.distressed")]
+    assert pop["mean"] == pytest.approx(0.22)
+    assert earn["ci_low"] > pop["mean"] + 0.1, (earn["mean"], pop["mean"])
+    # the other profiles earn less than their share
+    for other in ("employee", "part_time"):
+        assert (table.loc[("fcfs", f"earnings_share.{other}"), "ci_high"]
+                < table.loc[("fcfs", f"population_share.{other}"), "mean"])
+
+
+@pytest.mark.parametrize("variant", ["lottery", "least_earned"])
+def test_window_rules_close_the_gap(baseline_cmp: Comparison, variant: str) -> None:
+    """Against fcfs, paired over the same workers and tasks: the Gini of earnings falls (the
+    paired interval lies below zero) and the distressed profile's earnings share falls."""
+    gini = paired_row(baseline_cmp, variant, GINI)
+    assert gini["ci_high"] < 0, gini.to_dict()
+    assert gini["p_value"] < 0.01
+    share = paired_row(baseline_cmp, variant, "earnings_share.distressed")
+    assert share["ci_high"] < 0, share.to_dict()
+
+
+def test_least_earned_redistributes_more_than_lottery(baseline_cmp: Comparison) -> None:
+    """least_earned aims at redistribution; a lottery only removes the speed premium."""
+    runs = baseline_cmp.runs.set_index(["variant", "replication"])[GINI]
+    diff = (runs["least_earned"] - runs["lottery"]).to_numpy()
+    assert (diff < 0).all(), diff
+
+
+# ------------------------------------------------------------------ claim latency
+@pytest.mark.parametrize("variant", ["lottery", "least_earned"])
+def test_window_raises_latency_by_about_the_window(baseline_cmp: Comparison,
+                                                   variant: str) -> None:
+    """Expectation: every task won in a window round is claimed exactly when the window closes
+    (release + window), and tasks left over then go first come first served, so a task's claim
+    is delayed by at most the window *for the same state of the market*, and no task is ever
+    claimed before release + window. Hence the mean latency rises by
+    window - (part of the fcfs latency already below the window), i.e. by less than the
+    window. In the baseline about half the tasks are claimed within 5 min under fcfs (scripts,
+    notifications), so the rise is close to, but below, the window.
+
+    This is an expectation about the mean, not an identity per run: once winners differ,
+    who is busy later differs, so single tasks (and, slightly, single replications) can be
+    delayed by more than the window or by less than zero. The test therefore asks that the
+    paired 95 % interval of the mean increase lies within (window / 2, window]."""
+    row = paired_row(baseline_cmp, variant, LATENCY)
+    assert row["ci_high"] <= WINDOW, row.to_dict()
+    assert row["ci_low"] > WINDOW / 2, row.to_dict()
+    runs = baseline_cmp.runs.set_index(["variant", "replication"])
+    median = runs.loc[variant, "claim_latency_median"]
+    assert (median >= WINDOW - 1e-6).all()  # nothing claimed before the window closes
+
+
+AMPLE: dict[str, Any] = {
+    "name": "ample",
+    "description": "40 always-online workers with notifications; single 30 s tasks every 5 min",
+    "horizon": "2d",
+    "workers": 40,
+    "profiles": {
+        "fast": {"share": 1.0, "always_online": True,
+                 "discovery": {"mode": "notification",
+                               "reaction": {"dist": "exponential", "mean": "10s"}}},
+    },
+    "task_types": {"micro": {"reward": 0.2, "effort": "30s"}},  # batch size 1, no expiry
+    "requesters": {"count": 1, "batches_per_day": 288, "task_mix": {"micro": 1.0}},
+}
+AMPLE_WINDOW = 60.0
+
+
+def test_ample_supply_latency_equals_the_window() -> None:
+    """With ample supply someone always arrives within the window: 40 idle workers react to a
+    notification after Exp(10 s), so the chance that nobody reacts within 60 s is about
+    e^-240. Every task is then won when its round closes: latency == window exactly under
+    every window rule, and the increase over fcfs is window - mean fcfs latency (fcfs latency
+    is the fastest of ~40 reactions, ~10/40 s). Checked with intervals from 4 replications:
+    the mean latency is within 4 SE (+1e-6 s) of the window, and the paired increase within
+    4 SE of window - fcfs latency."""
+    window_rules = [r for r in sorted(RULES)
+                    if "window" in RULES[r].Params.model_fields]
+    variants = {"fcfs": {}} | {r: {"platform.allocation": {"rule": r, "window": AMPLE_WINDOW}}
+                               for r in window_rules}
+    cmp = compare(AMPLE, variants, replications=4, seed=3, processes=1, progress=False)
+    table = cmp.table([LATENCY]).set_index("variant")
+    paired = cmp.paired("fcfs", metrics=[LATENCY]).set_index("variant")
+    fcfs = cmp.runs.set_index(["variant", "replication"]).loc["fcfs", LATENCY]
+    assert 0 < fcfs.mean() < 5
+    for rule in window_rules:
+        row = table.loc[rule]
+        assert abs(row["mean"] - AMPLE_WINDOW) <= 4 * row["se"] + 1e-6, row.to_dict()
+        inc = paired.loc[rule]
+        expected = AMPLE_WINDOW - fcfs.mean()
+        assert abs(inc["mean_diff"] - expected) <= 4 * inc["se"] + 1e-6, inc.to_dict()
+        assert inc["ci_high"] <= AMPLE_WINDOW
+    res = sim.run(sim.override(sim.load_scenario(AMPLE),
+                               {"platform.allocation": {"rule": "lottery", "window": 60}}),
+                  seed=experiment.replication_seed(3, 0))
+    latency = (res.tasks["claimed_at"] - res.tasks["released_at"]).dropna()
+    assert len(latency) > 400
+    np.testing.assert_allclose(latency, AMPLE_WINDOW, atol=1e-6)
+
+
+# ------------------------------------------------------------------ common random numbers
+@pytest.mark.parametrize("metric", [GINI, LATENCY])
+@pytest.mark.parametrize("variant", ["lottery", "least_earned"])
+def test_paired_interval_is_narrower(baseline_cmp: Comparison, variant: str,
+                                     metric: str) -> None:
+    """Common random numbers: the paired interval of the difference is narrower than the
+    Welch interval of the same replications treated as independent (here by a factor > 2)."""
+    row = paired_row(baseline_cmp, variant, metric)
+    paired = row["ci_high"] - row["ci_low"]
+    unpaired = row["unpaired_ci_high"] - row["unpaired_ci_low"]
+    assert paired < unpaired / 2, (paired, unpaired)
+
+
+def test_replications_share_seeds_across_variants(baseline_cmp: Comparison) -> None:
+    runs = baseline_cmp.runs
+    seeds = runs.pivot(index="replication", columns="variant", values="seed")
+    assert (seeds.nunique(axis=1) == 1).all()
+    assert seeds["fcfs"].is_unique
+    released = runs.pivot(index="replication", columns="variant", values="tasks_released")
+    assert (released.nunique(axis=1) == 1).all()  # same arrivals in every variant
+
+
+# ------------------------------------------------------------------ resuming
+TINY_VARIANTS: dict[str, dict[str, Any]] = {
+    "fcfs": {},
+    "lottery": {"platform.allocation": {"rule": "lottery", "window": 60}},
+    "round_robin": {"platform.allocation": {"rule": "round_robin", "window": 60}},
+}
+
+
+def tiny() -> dict[str, Any]:
+    return copy.deepcopy(SMALL_SCENARIO)
+
+
+def assert_same(a: Comparison, b: Comparison) -> None:
+    pd.testing.assert_frame_equal(a.runs, b.runs, check_exact=True)
+    pd.testing.assert_frame_equal(a.table(), b.table(), check_exact=True)
+    pd.testing.assert_frame_equal(a.paired(), b.paired(), check_exact=True)
+    assert a.earnings == b.earnings
+
+
+@pytest.fixture(scope="module")
+def tiny_reference() -> Comparison:
+    """Uninterrupted comparison without a state folder."""
+    return compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False)
+
+
+class Interrupted(Exception):
+    pass
+
+
+ONE_RUN = experiment._one_run  # the real one, before any monkeypatching
+
+
+def counting(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) -> list[tuple]:
+    """Wrap sim.experiment._one_run (processes=1 mode) to record the runs actually computed;
+    with ``fail_after`` the next run after that many raises, as if the process were killed."""
+    calls: list[tuple] = []
+
+    def wrapper(scn: sim.Scenario, variant: str, replication: int, seed: int) -> dict:
+        if fail_after is not None and len(calls) >= fail_after:
+            raise Interrupted
+        calls.append((variant, replication))
+        return ONE_RUN(scn, variant, replication, seed)
+
+    monkeypatch.setattr(experiment, "_one_run", wrapper)
+    return calls
+
+
+def test_resume_after_interruption(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   tiny_reference: Comparison) -> None:
+    """Interrupted after 5 of 12 runs, the rerun computes only the 7 missing runs and gives
+    the same runs, table and paired tables as an uninterrupted comparison, bit for bit."""
+    state = tmp_path / "state"
+    done = counting(monkeypatch, fail_after=5)
+    with pytest.raises(Interrupted):
+        compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
+                state_dir=state)
+    assert len(done) == 5
+    assert len(list((state / "runs").glob("*.json"))) == 5
+
+    calls = counting(monkeypatch)
+    resumed = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1,
+                      progress=False, state_dir=state)
+    everything = {(v, r) for v in TINY_VARIANTS for r in range(4)}
+    assert len(calls) == 7 and set(calls) == everything - set(done)
+    assert_same(resumed, tiny_reference)
+
+    calls.clear()  # a finished comparison is not recomputed at all
+    again = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1,
+                    progress=False, state_dir=state)
+    assert calls == []
+    assert_same(again, tiny_reference)
+
+
+def test_resume_after_lost_run_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     tiny_reference: Comparison) -> None:
+    """Deleting some finished runs from the state folder recomputes exactly those."""
+    state = tmp_path / "state"
+    compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
+            state_dir=state)
+    files = sorted((state / "runs").glob("*.json"))
+    assert len(files) == 12
+    for f in files[::4]:
+        f.unlink()
+    calls = counting(monkeypatch)
+    resumed = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1,
+                      progress=False, state_dir=state)
+    assert len(calls) == 3
+    assert_same(resumed, tiny_reference)
+
+
+def test_more_replications_reuse_the_state(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for more replications of the same comparison runs only the new ones."""
+    state = tmp_path / "state"
+    compare(tiny(), TINY_VARIANTS, replications=2, seed=5, processes=1, progress=False,
+            state_dir=state)
+    calls = counting(monkeypatch)
+    more = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
+                   state_dir=state)
+    assert sorted(calls) == sorted((v, r) for v in TINY_VARIANTS for r in (2, 3))
+    assert more.runs["replication"].nunique() == 4
+
+
+@pytest.mark.parametrize("change", [
+    {"seed": 6},
+    {"variants": {"fcfs": {}, "lottery": {"platform.allocation": {"rule": "lottery",
+                                                                  "window": 30}}}},
+    {"scenario": "horizon"},
+])
+def test_other_spec_in_the_same_state_dir_is_refused(tmp_path: Path,
+                                                     change: dict[str, Any]) -> None:
+    """A state folder holding another comparison (other seed, variants or scenario) is never
+    mixed with a new one: ScenarioError."""
+    state = tmp_path / "state"
+    variants = {"fcfs": {}, "lottery": TINY_VARIANTS["lottery"]}
+    compare(tiny(), variants, replications=2, seed=5, processes=1, progress=False,
+            state_dir=state)
+    scenario = tiny()
+    if change.get("scenario") == "horizon":
+        scenario["horizon"] = "2d"
+    with pytest.raises(sim.ScenarioError, match="different"):
+        compare(scenario, change.get("variants", variants), replications=2,
+                seed=change.get("seed", 5), processes=1, progress=False, state_dir=state)
+
+
+def test_processes_do_not_change_results(tiny_reference: Comparison) -> None:
+    """One process or a pool of two: identical runs tables, bit for bit."""
+    pool = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=2, progress=False)
+    assert_same(pool, tiny_reference)
+
+
+def test_pool_with_state_dir_resumes(tmp_path: Path, tiny_reference: Comparison) -> None:
+    """The pool streams runs to the state folder too; resuming from a partial folder gives
+    the same tables."""
+    state = tmp_path / "state"
+    compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=2, progress=False,
+            state_dir=state)
+    for f in sorted((state / "runs").glob("*.json"))[1::3]:
+        f.unlink()
+    resumed = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=2,
+                      progress=False, state_dir=state)
+    assert_same(resumed, tiny_reference)
+
+
+# ------------------------------------------------------------------ automatic replications
+def test_target_adds_replications_until_the_goal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a half-width goal on the Gini, replications are added until the baseline's own
+    interval and every paired-difference interval are at most that wide, and no further: the
+    comparison cut to the previous step's replications misses the goal."""
+    goal = 0.006
+    variants = {"fcfs": {}, "lottery": TINY_VARIANTS["lottery"]}
+    calls = counting(monkeypatch)
+    cmp = compare(tiny(), variants, replications=3, seed=2, processes=1, progress=False,
+                  target={"metric": GINI, "half_width": goal, "max_replications": 60})
+    n = cmp.runs["replication"].nunique()
+    assert 3 < n < 60
+    assert len(calls) == 2 * n  # each run computed once
+    assert experiment._precise_enough(cmp, {"metric": GINI, "half_width": goal})
+    own = cmp.table([GINI]).set_index("variant").loc["fcfs"]
+    assert (own["ci_high"] - own["ci_low"]) / 2 <= goal
+    diff = cmp.paired(metrics=[GINI]).iloc[0]
+    assert (diff["ci_high"] - diff["ci_low"]) / 2 <= goal
+    # the step before did not meet the goal (steps with processes=1: n + max(1, n // 2))
+    steps = [3]
+    while steps[-1] < n:
+        steps.append(steps[-1] + max(1, steps[-1] // 2))
+    assert steps[-1] == n
+    before = Comparison(runs=cmp.runs[cmp.runs["replication"] < steps[-2]].reset_index(drop=True),
+                        baseline="fcfs", variants=cmp.variants)
+    assert not experiment._precise_enough(before, {"metric": GINI, "half_width": goal})
+
+
+def test_target_already_met_adds_nothing() -> None:
+    variants = {"fcfs": {}, "lottery": TINY_VARIANTS["lottery"]}
+    cmp = compare(tiny(), variants, replications=3, seed=2, processes=1, progress=False,
+                  target={"metric": GINI, "half_width": 1.0})
+    assert cmp.runs["replication"].nunique() == 3
+
+
+def test_target_stops_at_max_replications() -> None:
+    variants = {"fcfs": {}, "lottery": TINY_VARIANTS["lottery"]}
+    cmp = compare(tiny(), variants, replications=2, seed=2, processes=1, progress=False,
+                  target={"metric": GINI, "half_width": 1e-9, "max_replications": 5})
+    assert cmp.runs["replication"].nunique() == 5
+
+
+# ------------------------------------------------------------------ input errors
+def test_compare_input_errors() -> None:
+    with pytest.raises(sim.ScenarioError, match="variants"):
+        compare(tiny(), {}, replications=2, processes=1, progress=False)
+    with pytest.raises(sim.ScenarioError, match="replications"):
+        compare(tiny(), {"fcfs": {}}, replications=1, processes=1, progress=False)
+    with pytest.raises(sim.ScenarioError, match="windw"):
+        compare(tiny(), {"x": {"platform.allocation": {"rule": "lottery", "windw": 5}}},
+                replications=2, processes=1, progress=False)
