@@ -120,7 +120,7 @@ class Choice(_Dist):
 
 
 class Pareto(_Dist):
-    """Power law above ``min`` (optionally truncated at ``max``): batch sizes, requester activity."""
+    """Power law above ``min``, optionally truncated at ``max``: batch sizes, requester activity."""
 
     dist: Literal["pareto"]
     alpha: float = Field(gt=0)
@@ -182,5 +182,6 @@ def coerce_duration(value: Any) -> Any:
 def check_dist_name(value: Any) -> Any:
     """Give a clear message for an unknown ``dist`` name before pydantic's union error."""
     if isinstance(value, dict) and "dist" in value and value["dist"] not in DIST_NAMES:
-        raise ValueError(f"unknown distribution {value['dist']!r}; allowed: {', '.join(DIST_NAMES)}")
+        allowed = ", ".join(DIST_NAMES)
+        raise ValueError(f"unknown distribution {value['dist']!r}; allowed: {allowed}")
     return value

@@ -33,8 +33,9 @@ def _worker_life(
     """A worker's life: its sessions, one after the other."""
     for start, end in zip(starts, ends, strict=True):
         yield env.timeout(start - env.now)
-        platform.go_online(w, end)
-        yield env.timeout(end - start)
+        length = end - start
+        platform.go_online(w, env.now + length)  # the exact float time the session ends
+        yield env.timeout(length)
         platform.go_offline(w)
 
 

@@ -39,7 +39,7 @@ class Discovery(Protocol):
 class OpenBatch:
     """A batch on the board: its unclaimed tasks in order and who may take them."""
 
-    __slots__ = ("batch", "tasks", "eligible", "expected", "entrants", "entered")
+    __slots__ = ("batch", "eligible", "entered", "entrants", "expected", "tasks")
 
     def __init__(self, batch: int, tasks: deque[int], eligible: np.ndarray, expected: float):
         self.batch = batch
@@ -163,7 +163,8 @@ class Platform:
         return None
 
     def _fits(self, w: int, ob: OpenBatch) -> bool:
-        return ob.eligible[w] and ob.expected <= (self.session_end[w] - self.env.now) / self.speed[w]
+        remaining = (self.session_end[w] - self.env.now) / self.speed[w]
+        return ob.eligible[w] and ob.expected <= remaining
 
     def look(self, w: int) -> int:
         """Worker ``w`` looks at the board and claims what it can; returns the number claimed.

@@ -71,6 +71,10 @@ def _merge(worker: np.ndarray, start: np.ndarray, end: np.ndarray, horizon: floa
     return worker[first], start[first], merged_end
 
 
+def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+
 def build_population(scn: Scenario, streams: Streams) -> Population:
     """Draw every worker's profile attributes and weekly sessions over the horizon."""
     names = list(scn.profiles)
@@ -86,7 +90,7 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
     attrs = {k: np.zeros(n) for k in ("speed", "rejection", "reservation", "engagement")}
     sw, ss, se = [], [], []
     days = np.arange(horizon_days(scn))
-    for p, (name, prof) in enumerate(scn.profiles.items()):
+    for p, prof in enumerate(scn.profiles.values()):
         ids = np.flatnonzero(profile == p)
         rng = streams.rng("population", p)
         k = len(ids)
@@ -126,8 +130,7 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
             sw.append(np.broadcast_to(ids[:, None], shape)[happens])
             ss.append(begin[happens])
             se.append((begin + length)[happens])
-    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dtype=dt))
-    worker, start, end = _merge(cat(sw, np.int64), cat(ss, float), cat(se, float), scn.horizon)
+    worker, start, end = _merge(_concat(sw, np.int64), _concat(ss, float), _concat(se, float), scn.horizon)
     return Population(
         profile_names=names,
         region_names=regions,

@@ -38,11 +38,11 @@ def erlang_b(c: int, offered_load: float) -> float:
 def erlang_c(c: int, offered_load: float) -> float:
     """Probability that an arrival has to wait in an M/M/c queue (Erlang C formula).
 
-    With offered load ``a = λ/μ`` (in Erlangs) and utilisation ``ρ = a/c < 1``::
+    With offered load ``a = λ/μ`` (in Erlangs) and utilisation ``rho = a/c < 1``::
 
         C(c, a) = (a^c / c!) · c/(c - a)  /  ( Σ_{k=0}^{c-1} a^k/k!  +  (a^c/c!) · c/(c - a) )
 
-    evaluated through Erlang B for numerical stability: ``C = B / (1 - ρ·(1 - B))``.
+    evaluated through Erlang B for numerical stability: ``C = B / (1 - rho·(1 - B))``.
     Raises ``ValueError`` when the queue is unstable (``a >= c``).
     """
     if c < 1:

@@ -1,0 +1,179 @@
+"""The event-driven race engine and the literal polling oracle agree (DESIGN.md, rule 5).
+
+The engines draw different random numbers (the polling engine draws a refresh gap at every
+poll, the race engine only when a release makes it matter), so they agree in distribution,
+not bit for bit. Each scenario is run with both engines for the same seeds. Thanks to common
+random numbers (population and task arrivals come from their own streams), the run with seed
+``s`` under each engine sees the same workers and the same tasks, so we compare *paired*
+per-replication statistics: ``d_s = stat_race(s) - stat_polling(s)`` are independent across
+seeds, and we assert ``|mean(d)| <= 4 * SE`` with ``SE = sd(d) / sqrt(replications)``
+(a Welch-style bound on the difference of means, sharpened by the pairing). Statistics: the
+mean, median and 90th percentile of the claim latency (its distribution), the share of claims
+won by each profile, and the fill rate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sim
+
+Z = 4.0
+REPLICATIONS = 24
+STATS = ("latency_mean", "latency_median", "latency_p90", "fill_rate")
+
+
+def refresh(kind: str, interval: str) -> dict[str, Any]:
+    """Discovery by refreshing every ``interval``: ``periodic`` (constant) or memoryless."""
+    dist = (
+        {"dist": "constant", "value": interval}
+        if kind == "periodic"
+        else {"dist": "exponential", "mean": interval}
+    )
+    return {"mode": "refresh", "interval": dist}
+
+
+def notification(mean: str) -> dict[str, Any]:
+    """Discovery by notification with an exponential reaction delay of ``mean``."""
+    return {"mode": "notification", "reaction": {"dist": "exponential", "mean": mean}}
+
+
+def market(profiles: dict[str, Any], workers: int, **platform: Any) -> dict[str, Any]:
+    """One busy day: batches of 1-5 tasks every ~2 minutes, exponential effort (no exact ties
+    between periodic schedules), 5-minute expiry so that the fill rate is informative."""
+    return {
+        "name": "engines",
+        "horizon": "1d",
+        "workers": workers,
+        "profiles": profiles,
+        "task_types": {
+            "task": {
+                "reward": 1.0,
+                "effort": {"dist": "exponential", "mean": "4min"},
+                "batch_size": {"dist": "choice", "values": [1, 2, 5], "weights": [6, 3, 1]},
+                "expiry": "5min",
+            }
+        },
+        "requesters": {"count": 2, "batches_per_day": 800, "task_mix": {"task": 1.0}},
+        "platform": platform,
+    }
+
+
+def always(share: float, discovery: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+    """An always-online profile (``discovery`` may be a mix of modes with shares)."""
+    return {"share": share, "always_online": True, "discovery": discovery}
+
+
+def daily(share: float, discovery: dict[str, Any]) -> dict[str, Any]:
+    """A profile online once a day, at a random time in the first half, for ~6 hours."""
+    session = {
+        "start": {"dist": "uniform", "low": "0h", "high": "12h"},
+        "duration": {"dist": "exponential", "mean": "6h"},
+    }
+    return {"share": share, "sessions": [session], "discovery": discovery}
+
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "periodic": market(
+        {"fast": always(0.5, refresh("periodic", "20s")),
+         "slow": always(0.5, refresh("periodic", "60s"))},
+        workers=8,
+    ),
+    "memoryless": market(
+        {"fast": always(0.5, refresh("memoryless", "20s")),
+         "slow": always(0.5, refresh("memoryless", "60s"))},
+        workers=8,
+    ),
+    "notification": market(
+        {"fast": always(0.5, notification("30s")), "slow": always(0.5, notification("2min"))},
+        workers=8,
+    ),
+    "sessions": market(
+        {"periodic": daily(0.4, refresh("periodic", "1min")),
+         "memoryless": daily(0.3, refresh("memoryless", "2min")),
+         "notified": daily(0.3, notification("1min"))},
+        workers=20,
+        max_claimed=2,
+    ),
+    "daily_cap": market(
+        {"periodic": daily(0.5, refresh("periodic", "1min")),
+         "mixed": always(0.5, [{**notification("1min"), "share": 0.5},
+                               {**refresh("memoryless", "30s"), "share": 0.5}])},
+        workers=12,
+        daily_cap=40,
+    ),
+    "lottery_window": market(
+        {"memoryless": daily(0.5, refresh("memoryless", "1min")),
+         "notified": always(0.5, notification("1min"))},
+        workers=12,
+        allocation={"rule": "lottery", "window": "1min"},
+    ),
+}
+
+
+def replication_stats(scenario: dict[str, Any], engine: str) -> dict[str, np.ndarray]:
+    """Per-seed statistics of ``scenario`` run with ``engine``."""
+    scn = sim.override(sim.load_scenario(scenario), {"engine": engine})
+    profiles = list(scn.profiles)
+    rows: dict[str, list[float]] = {k: [] for k in (*STATS, *(f"share.{p}" for p in profiles))}
+    for seed in range(REPLICATIONS):
+        res = sim.run(scn, seed=seed)
+        tasks = res.tasks
+        claimed = tasks[tasks["claimed_at"].notna()]
+        latency = (claimed["claimed_at"] - claimed["released_at"]).to_numpy()
+        rows["latency_mean"].append(latency.mean())
+        rows["latency_median"].append(np.median(latency))
+        rows["latency_p90"].append(np.quantile(latency, 0.9))
+        rows["fill_rate"].append(res.summary["fill_rate"])
+        winners = claimed["winner_profile"].astype(str)
+        for p in profiles:
+            rows[f"share.{p}"].append((winners == p).mean())
+    return {k: np.asarray(v) for k, v in rows.items()}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_engines_agree(name: str) -> None:
+    """Race and polling agree on latency distribution, win shares and fill rate (paired,
+    |mean difference| <= 4 SE over replications)."""
+    race = replication_stats(SCENARIOS[name], "race")
+    polling = replication_stats(SCENARIOS[name], "polling")
+    failures = []
+    for key in race:
+        d = race[key] - polling[key]
+        se = d.std(ddof=1) / math.sqrt(len(d))
+        scale = max(abs(race[key].mean()), 1.0)
+        if abs(d.mean()) > Z * se + 1e-9 * scale:  # identical draws (notification) give se = 0
+            failures.append(
+                f"{key}: race {race[key].mean():.4g} vs polling {polling[key].mean():.4g}"
+                f" (difference {d.mean():.3g}, SE {se:.3g})"
+            )
+    assert not failures, f"{name}: engines disagree:\n  " + "\n  ".join(failures)
+
+
+def test_race_engine_uses_far_fewer_events() -> None:
+    """Rare tasks, workers refreshing every 20 s all day: polling pays for every refresh, the
+    race engine only for releases, claims and completions."""
+    scenario = {
+        "name": "idle",
+        "horizon": "1d",
+        "workers": 10,
+        "profiles": {
+            "periodic": always(0.5, refresh("periodic", "20s")),
+            "memoryless": always(0.5, refresh("memoryless", "20s")),
+        },
+        "task_types": {"task": {"reward": 1.0, "effort": "1min"}},
+        "requesters": {"count": 1, "batches_per_day": 100, "task_mix": {"task": 1.0}},
+    }
+    race = sim.run(scenario, seed=1)
+    polling = sim.run(sim.override(sim.load_scenario(scenario), {"engine": "polling"}), seed=1)
+    assert polling.stats["polls"] > 10 * 86400 / 20 * 0.9  # nearly every refresh was an event
+    assert race.stats["polls"] == 0
+    assert race.stats["events"] * 20 < polling.stats["events"], (race.stats, polling.stats)
+    assert race.stats["events_per_task"] < 10
+    # and they still did the same work
+    assert len(race.tasks) == len(polling.tasks)
+    assert race.tasks["claimed_at"].notna().sum() == polling.tasks["claimed_at"].notna().sum()
