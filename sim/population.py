@@ -130,7 +130,9 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
             sw.append(np.broadcast_to(ids[:, None], shape)[happens])
             ss.append(begin[happens])
             se.append((begin + length)[happens])
-    worker, start, end = _merge(_concat(sw, np.int64), _concat(ss, float), _concat(se, float), scn.horizon)
+    worker, start, end = _merge(
+        _concat(sw, np.int64), _concat(ss, float), _concat(se, float), scn.horizon
+    )
     return Population(
         profile_names=names,
         region_names=regions,

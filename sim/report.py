@@ -38,6 +38,11 @@ def percent(value: Any) -> str:
     return f"{100 * value:.1f}%" if _finite(value) else NA
 
 
+def short_percent(value: Any) -> str:
+    """A share in [0, 1] as a short percentage for prose ("50%", "12.5%")."""
+    return f"{100 * value:.3g}%" if _finite(value) else NA
+
+
 def duration(value: Any) -> str:
     """Seconds in the largest readable unit (see :func:`sim.durations.format_duration`)."""
     return format_duration(float(value)) if _finite(value) else NA
@@ -51,6 +56,13 @@ def count(value: Any) -> str:
 def number(value: Any, digits: int = 3) -> str:
     """A plain number with ``digits`` significant digits (indices such as Gini, HHI)."""
     return f"{value:.{digits}g}" if _finite(value) else NA
+
+
+def minutes(value: Any) -> str:
+    """A number of minutes, whole above ten ("1,234 min", "4.5 min")."""
+    if not _finite(value):
+        return NA
+    return f"{value:,.0f} min" if abs(value) >= 10 else f"{value:.2g} min"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> str:
@@ -116,9 +128,7 @@ def format_summary(result: RunResult) -> str:
         ("Median hourly pay, all time online", money(s.get("hourly_effective_median"), f"{cur}/h")),
         (
             "Unpaid minutes per paid hour",
-            f"{number(s.get('unpaid_minutes_per_paid_hour'))} min"
-            if _finite(s.get("unpaid_minutes_per_paid_hour"))
-            else NA,
+            minutes(s.get("unpaid_minutes_per_paid_hour")),
         ),
         ("Tasks done by the top 10% of workers", percent(s.get("top10_task_share"))),
         ("HHI of tasks across workers", number(s.get("tasks_hhi"))),
@@ -147,24 +157,29 @@ def format_summary(result: RunResult) -> str:
         "Profile",
         "Workers",
         "Earnings",
-        f"Mean {cur}/month",
-        f"Median {cur}/month",
-        "Median latency",
-        f"Paid {cur}/h",
-        f"Effective {cur}/h",
+        "Mean/month",
+        "Median/month",
+        "Latency",
+        "Paid/h",
+        "Effective/h",
     )
     parts = [title, "", headline]
     if profile_rows:
         parts += [
             "",
-            "  By profile (shares of workers and of earnings; medians over the profile's workers,",
-            "  latency of the tasks they won; effective = per hour online):",
+            f"  By profile (money in {cur}; shares of the workers and of all earnings; median",
+            "  claim latency of the tasks the profile won; median hourly pay of its workers,",
+            "  per hour of paid work and per hour online):",
             table(header, profile_rows, indent="  "),
         ]
     return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- scenario in words
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _days(days: Sequence[str]) -> str:
@@ -214,7 +229,7 @@ def _availability(profile: Any) -> str:
             f"for {duration(_mean(session.duration))}"
         )
         if session.probability < 1:
-            text += f" ({percent(session.probability)} of those days)"
+            text += f" ({short_percent(session.probability)} of those days)"
         parts.append(text)
     return "online " + " and ".join(parts)
 
@@ -225,9 +240,9 @@ def _profile(name: str, profile: Any) -> str:
         finds = _discovery(options[0])
     else:
         finds = ", ".join(
-            f"{percent(getattr(o, 'share', math.nan))} {_discovery(o)}" for o in options
+            f"{short_percent(getattr(o, 'share', math.nan))} {_discovery(o)}" for o in options
         )
-    label = f"{name} ({percent(profile.share)}"
+    label = f"{name} ({short_percent(profile.share)}"
     if profile.description:
         label += f", {profile.description.rstrip('.')}"
     return f"{label}: {_availability(profile)}, finding tasks by {finds})"
@@ -240,7 +255,7 @@ def _task_type(name: str, task: Any, share: float | None, currency: str) -> str:
         pay = f"{money(_mean(task.pay_rate), currency)} per hour of effort"
     text = f"{name}"
     if share is not None:
-        text += f" {percent(share)}"
+        text += f" {short_percent(share)}"
     text += f" ({pay}, {duration(_mean(task.effort))} of work"
     size = _mean(task.batch_size)
     if math.isinf(size):
@@ -266,26 +281,25 @@ def describe_scenario(scenario: Scenario) -> str:
         intro += f" ({scn.description.strip().rstrip('.')})"
     profiles = "; ".join(_profile(n, p) for n, p in scn.profiles.items())
     sentences = [
-        f"{intro} simulates {scn.workers:,} workers over {duration(scn.horizon)} "
-        f"({scn.engine} engine), in {len(scn.profiles)} profile"
-        f"{'s' if len(scn.profiles) != 1 else ''}: {profiles}.",
+        f"{intro} simulates {_plural(scn.workers, 'worker')} over {duration(scn.horizon)} "
+        f"({scn.engine} engine), in {_plural(len(scn.profiles), 'profile')}: {profiles}.",
     ]
     if scn.regions:
         sentences.append(
-            "Regions: " + ", ".join(f"{r} {percent(s)}" for r, s in scn.regions.items()) + "."
+            "Regions: " + ", ".join(f"{r} {short_percent(s)}" for r, s in scn.regions.items()) + "."
         )
     types = "; ".join(_task_type(n, t, req.task_mix.get(n), cur) for n, t in scn.task_types.items())
     sentences.append(
-        f"{req.count:,} requester{'s' if req.count != 1 else ''} post about "
-        f"{req.batches_per_day:,.4g} batches of tasks a day, of {len(scn.task_types)} task type{'s' if len(scn.task_types) != 1 else ''} "
-        f"(share of batches): {types}."
+        f"{_plural(req.count, 'requester')} post about {req.batches_per_day:,.4g} batches of "
+        f"tasks a day, of {_plural(len(scn.task_types), 'task type')} (share of batches): "
+        f"{types}."
     )
     rule = plat.allocation.rule
     described = getattr(RULES.get(rule), "description", "")
     text = f"Tasks are allocated by the {rule!r} rule"
     if described:
         text += f" ({described.split('.')[0].strip()})"
-    text += f"; the platform takes {percent(plat.commission)} commission"
+    text += f"; the platform takes {short_percent(plat.commission)} commission"
     if plat.daily_cap is not None:
         text += f", caps each worker at {plat.daily_cap:,} tasks a day"
     if plat.max_claimed != 1:
