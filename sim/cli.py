@@ -8,6 +8,7 @@ says in words what it simulates. Bad input prints ``error: ...`` and exits with 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -162,6 +163,9 @@ def staged_folder(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private (0700); a result is not
         yield staging
         replace_dir(staging, target)
     except BaseException:

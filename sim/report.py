@@ -299,6 +299,9 @@ def describe_scenario(scenario: Scenario) -> str:
     text = f"Tasks are allocated by the {rule!r} rule"
     if described:
         text += f" ({described.split('.')[0].strip()})"
+    params = getattr(plat.allocation, "model_extra", None) or {}
+    if params:
+        text += " with " + ", ".join(f"{key} = {value}" for key, value in params.items())
     text += f"; the platform takes {short_percent(plat.commission)} commission"
     if plat.daily_cap is not None:
         text += f", caps each worker at {plat.daily_cap:,} tasks a day"
