@@ -39,7 +39,7 @@ class Discovery(Protocol):
 class OpenBatch:
     """A batch on the board: its unclaimed tasks in order and who may take them."""
 
-    __slots__ = ("batch", "eligible", "entered", "entrants", "expected", "tasks")
+    __slots__ = ("batch", "eligible", "entered", "entrants", "expected", "open", "tasks")
 
     def __init__(self, batch: int, tasks: deque[int], eligible: np.ndarray, expected: float):
         self.batch = batch
@@ -48,6 +48,7 @@ class OpenBatch:
         self.expected = expected  # seconds of work (incl. mean travel) for a typical worker
         self.entrants: list[int] | None = None  # arrival order while a window round is open
         self.entered: set[int] = set()
+        self.open = True  # False once its last task is claimed or it expired
 
 
 class Platform:
@@ -75,7 +76,12 @@ class Platform:
         self.max_claimed = scn.platform.max_claimed
         self.daily_cap = scn.platform.daily_cap or NO_CAP
         self.commission = scn.platform.commission
-        self.board: dict[int, OpenBatch] = {}
+        # the board: every batch released so far, in release order, and per worker the index
+        # before which nothing is acceptable to it for the rest of its session (what it
+        # rejects for type, region, pay or length stays rejected; closed batches stay closed)
+        self.batches: list[OpenBatch] = []
+        self.first_open = 0
+        self.cursor = [0] * n
         self.hungry = np.zeros(n, dtype=bool)
         # worker state (python lists: fast scalar access in the hot path)
         self.speed = pop.speed.tolist()
@@ -133,17 +139,18 @@ class Platform:
         eligible &= self.pop.reservation_pay <= rate
         first = int(d.batch_first_task[b])
         ob = OpenBatch(b, deque(range(first, first + int(d.batch_size[b]))), eligible, expected)
-        self.board[b] = ob
+        self.batches.append(ob)
         if self.window > 0:
             self._open_round(ob)
         if np.isfinite(d.batch_expires[b]):
-            ev = self.env.timeout(d.batch_expires[b] - self.env.now, b)
+            ev = self.env.timeout(d.batch_expires[b] - self.env.now, ob)
             ev.callbacks.append(self._expire)
         self.discovery.released(ob)
 
     def _expire(self, event: simpy.Event) -> None:
-        ob = self.board.pop(event.value, None)
-        if ob is not None:
+        ob = event.value
+        if ob.open:
+            ob.open = False
             for t in ob.tasks:
                 self.status[t] = EXPIRED
 
@@ -157,9 +164,17 @@ class Platform:
     def acceptable(self, w: int) -> OpenBatch | None:
         """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
         remaining = (self.session_end[w] - self.env.now) / self.speed[w]
-        for ob in self.board.values():
-            if ob.eligible[w] and ob.expected <= remaining and w not in ob.entered:
-                return ob
+        batches, i, n = self.batches, self.cursor[w], len(self.batches)
+        advancing = True
+        while i < n:
+            ob = batches[i]
+            i += 1
+            if ob.open and ob.eligible[w] and ob.expected <= remaining:
+                if w not in ob.entered:
+                    return ob
+                advancing = False  # entered a round: acceptable again once it closes
+            elif advancing:
+                self.cursor[w] = i
         return None
 
     def _fits(self, w: int, ob: OpenBatch) -> bool:
@@ -179,8 +194,7 @@ class Platform:
                 ob.entered.add(w)
                 continue
             t = ob.tasks.popleft()
-            if not ob.tasks:
-                del self.board[ob.batch]
+            ob.open = bool(ob.tasks)
             self._claim(w, t)
             claimed += 1
         self._update(w)
@@ -195,7 +209,7 @@ class Platform:
 
     def _close_round(self, event: simpy.Event) -> None:
         ob = event.value
-        if self.board.get(ob.batch) is not ob:
+        if not ob.open:
             return  # expired meanwhile
         candidates = np.array([w for w in ob.entrants if self.can_claim(w) and self._fits(w, ob)],
                               dtype=np.int64)
@@ -205,9 +219,8 @@ class Platform:
             for w in winners.tolist():
                 self._claim(w, ob.tasks.popleft())
                 self._update(w)
-        if not ob.tasks:
-            del self.board[ob.batch]
-        else:
+        ob.open = bool(ob.tasks)
+        if ob.open:
             self.discovery.released(ob)  # tasks left: first come, first served from now on
 
     def _update(self, w: int) -> None:
@@ -291,6 +304,10 @@ class Platform:
         """Worker ``w`` comes online until ``end`` and looks at the board."""
         self.online[w] = True
         self.session_end[w] = end
+        batches = self.batches
+        while self.first_open < len(batches) and not batches[self.first_open].open:
+            self.first_open += 1
+        self.cursor[w] = self.first_open
         self.look(w)
 
     def go_offline(self, w: int) -> None:

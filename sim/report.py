@@ -1,4 +1,4 @@
-"""Plain-text reports for people: a run's summary table and a scenario in words.
+"""Plain-text reports for people: a run's summary table, a scenario in words, a comparison.
 
 Used by the ``microwork`` command (and handy in notebooks); pure functions returning strings,
 so the model core stays free of printing.
@@ -9,13 +9,16 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.durations import format_duration
 from sim.metrics import PROFILE_KEYS
 from sim.results import RunResult
 from sim.rules import RULES
 from sim.scenario import DAYS, Scenario
+
+if TYPE_CHECKING:
+    from sim.experiment import Comparison
 
 NA = "n/a"
 WIDTH = 88
@@ -311,3 +314,142 @@ def describe_scenario(scenario: Scenario) -> str:
         text += f", pays out only above {money(plat.payout_threshold, cur)}"
     sentences.append(text + f"; money is in {cur}.")
     return textwrap.fill(" ".join(sentences), width=WIDTH)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+COMPARISON_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("earnings_gini", "Earnings Gini", "index"),
+    ("earnings_top10_share", "Earnings share of the top 10%", "share"),
+    ("monthly_earnings_mean", "Monthly earnings, mean", "money"),
+    ("monthly_earnings_median", "Monthly earnings, median", "money"),
+    ("claim_latency_mean", "Claim latency, mean", "duration"),
+    ("claim_latency_median", "Claim latency, median", "duration"),
+    ("fill_rate", "Fill rate (claimed before expiry)", "share"),
+    ("hourly_effective_median", "Median hourly pay, all time online", "rate"),
+    ("unpaid_minutes_per_paid_hour", "Unpaid minutes per paid hour", "minutes"),
+)
+"""Headline metrics of a comparison (key, label, kind of value), followed in
+:func:`comparison_metrics` by the earnings share of each profile."""
+
+PROFILE_SHARE = "earnings_share"
+"""Per-profile metric (``earnings_share.<profile>``) added to the comparison's headline."""
+
+_KINDS = {key: (label, kind) for key, label, kind in COMPARISON_METRICS}
+
+
+def comparison_metrics(available: Sequence[str], profiles: Sequence[str] | None = None
+                       ) -> list[str]:
+    """The headline metrics of a comparison that are among ``available`` (summary keys), in
+    display order: :data:`COMPARISON_METRICS`, then ``earnings_share.<profile>`` per profile
+    (``profiles`` order, the other profiles found in ``available`` after them, sorted)."""
+    present = set(available)
+    found = sorted(k.partition(".")[2] for k in available if k.startswith(f"{PROFILE_SHARE}."))
+    order = [p for p in profiles or [] if p in found]
+    order += [p for p in found if p not in order]
+    keys = [key for key, _, _ in COMPARISON_METRICS if key in present]
+    return keys + [f"{PROFILE_SHARE}.{name}" for name in order]
+
+
+def _metric_kind(metric: str) -> tuple[str, str]:
+    """Label (without unit) and kind of a comparison metric; per-profile metrics are named
+    after their profile, unknown metrics are plain numbers."""
+    if metric in _KINDS:
+        return _KINDS[metric]
+    base, _, profile = metric.partition(".")
+    if base == PROFILE_SHARE and profile:
+        return f"Earnings share of {profile}", "share"
+    if base in _KINDS and profile:
+        label, kind = _KINDS[base]
+        return f"{label}, {profile}", kind
+    return metric, "index"
+
+
+def metric_label(metric: str, currency: str = "EUR") -> str:
+    """Readable name of a summary metric with its unit ("Monthly earnings, mean (EUR)")."""
+    label, kind = _metric_kind(metric)
+    unit = {"money": f" ({currency})", "rate": f" ({currency}/h)"}.get(kind, "")
+    return label + unit
+
+
+def format_metric(metric: str, value: Any, difference: bool = False) -> str:
+    """A value of ``metric`` with its unit (money without the currency, which
+    :func:`metric_label` carries); with ``difference``, a signed difference between two values
+    (shares in percentage points)."""
+    if not _finite(value):
+        return NA
+    kind = _metric_kind(metric)[1]
+    if kind == "share":
+        return f"{100 * value:+.2f} pp" if difference else percent(value)
+    if kind in ("money", "rate"):
+        text = money(value, "").strip()
+    elif kind == "duration":
+        text = duration(value)
+    elif kind == "minutes":
+        text = minutes(value)
+    else:
+        text = number(value)
+    return f"+{text}" if difference and value > 0 else text
+
+
+def p_value(value: Any) -> str:
+    """A p-value with three decimals, "<0.001" below."""
+    if not _finite(value):
+        return NA
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def format_comparison(comparison: Comparison, currency: str = "EUR",
+                      profiles: Sequence[str] | None = None, title: str | None = None) -> str:
+    """The headline metrics of a :class:`sim.experiment.Comparison` as text: per metric and
+    variant, the mean over replications with its interval, and the paired difference to the
+    baseline with its interval and p-value, significant differences marked with ``*``."""
+    metrics = comparison_metrics(comparison.metrics, profiles)
+    level = comparison.level
+    own = comparison.table(metrics).set_index(["metric", "variant"])
+    paired = comparison.paired(metrics=metrics) if len(comparison.variants) > 1 else None
+    diffs = paired.set_index(["metric", "variant"]) if paired is not None else None
+    base = comparison.baseline
+    alpha = 1 - level
+
+    def interval(metric: str, low: Any, high: Any, difference: bool = False) -> str:
+        if not (_finite(low) and _finite(high)):
+            return NA
+        parts = (format_metric(metric, v, difference) for v in (low, high))
+        return "[" + ", ".join(parts) + "]"
+
+    rows, groups = [], []
+    for metric in metrics:
+        groups.append(metric_label(metric, currency))
+        for variant in comparison.variants:
+            row = own.loc[(metric, variant)]
+            cells = [variant, format_metric(metric, row["mean"]),
+                     interval(metric, row["ci_low"], row["ci_high"])]
+            if diffs is not None and variant != base:
+                d = diffs.loc[(metric, variant)]
+                significant = _finite(d["p_value"]) and d["p_value"] < alpha
+                cells += [format_metric(metric, d["mean_diff"], True),
+                          interval(metric, d["ci_low"], d["ci_high"], True),
+                          p_value(d["p_value"]), "*" if significant else ""]
+            else:
+                cells += ["", "", "", ""]
+            rows.append(cells)
+    pct = f"{100 * level:g}%"
+    header = ("Variant", "Mean", f"{pct} interval", f"Diff. to {base}", f"{pct} interval", "p",
+              "")
+    lines = table(header, rows, indent="  ").split("\n")
+    body, per_group = lines[:2], len(comparison.variants)
+    for i, label in enumerate(groups):
+        body += [label, *lines[2 + i * per_group : 2 + (i + 1) * per_group]]
+    n_reps = int(comparison.runs["replication"].nunique())
+    intro = (title + ": " if title else "") + (
+        f"{_plural(len(comparison.variants), 'variant')} x {_plural(n_reps, 'replication')} "
+        f"with paired seeds; baseline {base!r}."
+    )
+    note = (
+        f"Mean over replications with its {pct} t interval; difference to {base!r} over paired "
+        f"replications with its {pct} interval and the paired t-test p-value; * = significant "
+        f"at {100 * alpha:g}%. Shares in %, their differences in percentage points (pp); money "
+        f"in {currency}."
+    )
+    return "\n".join([textwrap.fill(intro, WIDTH), textwrap.fill(note, WIDTH), "", *body])
