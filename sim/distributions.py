@@ -91,8 +91,8 @@ class Choice(_Dist):
     """A discrete/empirical distribution: ``values`` drawn with ``weights`` (default equal)."""
 
     dist: Literal["choice"]
-    values: list[float] = Field(min_length=1)
-    weights: list[float] | None = None
+    values: tuple[float, ...] = Field(min_length=1)
+    weights: tuple[float, ...] | None = None
 
     @model_validator(mode="after")
     def _weights(self) -> Choice:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,31 +29,64 @@ from sim.durations import parse_duration
 from sim.errors import ScenarioError
 from sim.rules import RULES, AllocationConfig
 
+SHARE_TOLERANCE = 1e-6
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes, so a validated scenario cannot be altered in place."""
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a validated scenario is read-only; use sim.override to change it")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+        return FrozenDict, (dict(self),)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return FrozenDict(copy.deepcopy(dict(self), memo))
+
+
+def _sums_to_one(shares: dict[str, float]) -> dict[str, float]:
+    total = sum(shares.values())
+    if shares and abs(total - 1) > SHARE_TOLERANCE:
+        raise ValueError(f"shares must sum to 1, got a sum of {total:.6g}")
+    return shares
+
+
+def _nonnegative(dist: Any) -> Any:
+    low = {"constant": "value", "uniform": "low", "pareto": "min"}.get(dist.dist)
+    values = dist.values if dist.dist == "choice" else [getattr(dist, low, 0.0)] if low else []
+    if any(v < 0 for v in values):
+        raise ValueError(f"must not be negative (lowest possible value {min(values):g})")
+    return dist
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-Dist = Annotated[Distribution, BeforeValidator(check_dist_name), BeforeValidator(coerce)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Dist = Annotated[
+    Distribution,
+    BeforeValidator(check_dist_name),
+    BeforeValidator(coerce),
+    AfterValidator(_nonnegative),
+]
 DurationDist = Annotated[
-    Distribution, BeforeValidator(check_dist_name), BeforeValidator(coerce_duration)
+    Distribution,
+    BeforeValidator(check_dist_name),
+    BeforeValidator(coerce_duration),
+    AfterValidator(_nonnegative),
+]
+Shares = Annotated[
+    dict[str, Annotated[float, Field(ge=0)]],
+    AfterValidator(_sums_to_one),
+    AfterValidator(FrozenDict),
 ]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-SHARE_TOLERANCE = 1e-6
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def _check_shares(shares: dict[str, float], what: str) -> None:
-    total = sum(shares.values())
-    if shares and abs(total - 1) > SHARE_TOLERANCE:
-        raise ValueError(f"{what} must sum to 1, got {total:.6g} ({shares})")
-
-
-def _nonnegative(dist: Any, what: str) -> None:
-    low = {"constant": "value", "uniform": "low", "pareto": "min"}.get(dist.dist)
-    values = dist.values if dist.dist == "choice" else [getattr(dist, low, 0.0)] if low else []
-    if any(v < 0 for v in values):
-        raise ValueError(f"{what} must not be negative, got {dist.model_dump(by_alias=True)}")
 
 
 def _as_list(value: Any) -> Any:
@@ -63,16 +97,10 @@ class Session(_Model):
     """A recurring session in a worker's weekly rhythm: on ``days``, with ``probability``, the
     worker goes online at a time of day drawn from ``start`` for a ``duration``."""
 
-    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    days: tuple[Day, ...] = Field(default=DAYS, min_length=1)
     start: DurationDist
     duration: DurationDist
     probability: float = Field(default=1.0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _positive(self) -> Session:
-        _nonnegative(self.start, "start")
-        _nonnegative(self.duration, "duration")
-        return self
 
 
 class Discovery(_Model):
@@ -104,7 +132,6 @@ class Discovery(_Model):
                 raise ValueError("mode 'notification' needs a 'reaction' delay distribution")
             if self.interval is not None:
                 raise ValueError("mode 'notification' takes 'reaction', not 'interval'")
-            _nonnegative(self.reaction, "reaction")
             return self
         if self.reaction is not None:
             raise ValueError(f"mode {self.mode!r} takes 'interval', not 'reaction'")
@@ -127,27 +154,27 @@ class Profile(_Model):
     share: float = Field(ge=0, le=1)
     description: str = ""
     always_online: bool = False
-    sessions: list[Session] = Field(default_factory=list)
+    sessions: tuple[Session, ...] = ()
     engagement: Dist = Field(default_factory=lambda: coerce_one(1.0))
-    discovery: Annotated[list[Discovery], BeforeValidator(_as_list), Field(min_length=1)]
+    discovery: Annotated[tuple[Discovery, ...], BeforeValidator(_as_list), Field(min_length=1)]
     speed: Dist = Field(default_factory=lambda: coerce_one(1.0))
     rejection_probability: Dist = Field(default_factory=lambda: coerce_one(0.0))
     reservation_pay: Dist = Field(default_factory=lambda: coerce_one(0.0))
-    task_types: list[str] | None = None
-    regions: dict[str, float] | None = None
+    task_types: tuple[str, ...] | None = None
+    regions: Shares | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> Profile:
-        _nonnegative(self.engagement, "engagement")
-        _nonnegative(self.reservation_pay, "reservation_pay")
-        _nonnegative(self.rejection_probability, "rejection_probability")
-        if self.speed.mean() <= 0:
-            raise ValueError("speed must be positive (a multiplier on the effort of a task)")
-        if self.regions is not None:
-            _check_shares(self.regions, "regions")
-        _check_shares({d.mode + str(i): d.share for i, d in enumerate(self.discovery)},
-                      "discovery.*.share")
-        return self
+    @field_validator("speed")
+    @classmethod
+    def _speed(cls, v: Any) -> Any:
+        if v.mean() <= 0:
+            raise ValueError("must be positive (a multiplier on the effort of a task)")
+        return v
+
+    @field_validator("discovery")
+    @classmethod
+    def _discovery_shares(cls, v: tuple[Discovery, ...]) -> tuple[Discovery, ...]:
+        _sums_to_one({str(i): d.share for i, d in enumerate(v)})
+        return v
 
 
 class TaskType(_Model):
@@ -167,9 +194,6 @@ class TaskType(_Model):
     def _check(self) -> TaskType:
         if (self.reward is None) == (self.pay_rate is None):
             raise ValueError("give exactly one of 'reward' (per task) or 'pay_rate' (per hour)")
-        for name in ("reward", "pay_rate", "effort", "effort_spread", "batch_size", "travel"):
-            if getattr(self, name) is not None:
-                _nonnegative(getattr(self, name), name)
         if self.travel is not None and not self.regional:
             raise ValueError("'travel' only applies to regional tasks (set regional: true)")
         return self
@@ -182,29 +206,23 @@ class Requesters(_Model):
     count: int = Field(ge=1)
     activity: Dist = Field(default_factory=lambda: coerce_one(1.0))
     batches_per_day: float = Field(ge=0)
-    hour_of_day: list[float] = Field(default_factory=lambda: [1.0] * 24)
-    day_of_week: list[float] = Field(default_factory=lambda: [1.0] * 7)
-    task_mix: dict[str, float]
+    hour_of_day: tuple[float, ...] = (1.0,) * 24
+    day_of_week: tuple[float, ...] = (1.0,) * 7
+    task_mix: Shares
 
     @field_validator("hour_of_day")
     @classmethod
-    def _hours(cls, v: list[float]) -> list[float]:
+    def _hours(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         if len(v) != 24 or any(x < 0 for x in v) or sum(v) <= 0:
             raise ValueError("hour_of_day needs 24 non-negative weights with a positive sum")
         return v
 
     @field_validator("day_of_week")
     @classmethod
-    def _days(cls, v: list[float]) -> list[float]:
+    def _days(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         if len(v) != 7 or any(x < 0 for x in v) or sum(v) <= 0:
             raise ValueError("day_of_week needs 7 non-negative weights (mon..sun), positive sum")
         return v
-
-    @model_validator(mode="after")
-    def _check(self) -> Requesters:
-        _check_shares(self.task_mix, "task_mix")
-        _nonnegative(self.activity, "activity")
-        return self
 
 
 class Platform(_Model):
@@ -227,21 +245,21 @@ class Scenario(_Model):
     name: str = "scenario"
     description: str = ""
     currency: str = "EUR"
-    horizon: Duration
+    horizon: PositiveDuration
     engine: Literal["race", "polling"] = "race"
     workers: int = Field(ge=1)
-    regions: dict[str, float] = Field(default_factory=dict)
-    profiles: dict[str, Profile] = Field(min_length=1)
-    task_types: dict[str, TaskType] = Field(min_length=1)
+    regions: Shares = Field(default_factory=FrozenDict)
+    profiles: Annotated[dict[str, Profile], Field(min_length=1), AfterValidator(FrozenDict)]
+    task_types: Annotated[dict[str, TaskType], Field(min_length=1), AfterValidator(FrozenDict)]
     requesters: Requesters
     platform: Platform = Field(default_factory=Platform)
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
-        if self.horizon <= 0:
-            raise ValueError("horizon must be positive")
-        _check_shares({k: p.share for k, p in self.profiles.items()}, "profiles.*.share")
-        _check_shares(self.regions, "regions")
+        total = sum(p.share for p in self.profiles.values())
+        if abs(total - 1) > SHARE_TOLERANCE:
+            shares = ", ".join(f"{k}: {p.share:g}" for k, p in self.profiles.items())
+            raise ValueError(f"profiles.*.share must sum to 1, got {total:.6g} ({shares})")
         types = set(self.task_types)
         for name, profile in self.profiles.items():
             for t in profile.task_types or []:
@@ -286,7 +304,8 @@ def _format_error(err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the scenario reference in the README)"
         given = e.get("input")
-        shown = "" if isinstance(given, dict) or e["type"] == "missing" else f" (got {given!r})"
+        hidden = e["type"] == "missing" or (isinstance(given, dict) and len(repr(given)) > 160)
+        shown = "" if hidden else f" (got {given!r})"
         lines.append(f"{loc or '<scenario>'}: {msg}{shown}")
     return "invalid scenario:\n  " + "\n  ".join(lines)
 
