@@ -87,7 +87,7 @@ def build_demand(scn: Scenario, streams: Streams) -> Demand:
     rows: list[tuple[np.ndarray, ...]] = []
     for r in range(req.count):
         rng = streams.rng("requester", r)
-        lam = req.batches_per_day / 24 * weights[r] * intensity
+        lam = scn.batches_per_day / 24 * weights[r] * intensity
         counts = rng.poisson(lam)
         total = int(counts.sum())
         times = np.repeat(starts, counts) + rng.random(total) * HOUR

@@ -51,6 +51,26 @@ class OpenBatch:
         self.open = True  # False once its last task is claimed or it expired
 
 
+class PeriodTotals:
+    """Per-worker running totals that restart at each multiple of ``period`` seconds."""
+
+    def __init__(self, n: int, period: float) -> None:
+        self.period = period
+        self.total = [0.0] * n
+        self.index = [0] * n
+
+    def add(self, w: int, now: float, amount: float) -> None:
+        """Add ``amount`` to worker ``w``'s total of the current period."""
+        k = int(now // self.period)
+        if k != self.index[w]:
+            self.index[w], self.total[w] = k, 0.0
+        self.total[w] += amount
+
+    def get(self, w: int, now: float) -> float:
+        """Worker ``w``'s total in the current period."""
+        return self.total[w] if self.index[w] == int(now // self.period) else 0.0
+
+
 class Platform:
     """Board, worker state and ledger of one run. Mutated only from SimPy event callbacks."""
 
@@ -67,7 +87,9 @@ class Platform:
         self.rule = rule
         self.window = rule.window
         self.rule_rng = rule_rng
-        self.earnings_period = rule.earnings_period
+        self.rule_earnings = PeriodTotals(pop.size, rule.earnings_period)
+        self.monthly_cap = scn.platform.monthly_cap or np.inf
+        self.month_earnings = PeriodTotals(pop.size, 30 * 86400.0)
         self.scn = scn
         self.pop = pop
         self.demand = demand
@@ -100,8 +122,6 @@ class Platform:
         self.last_claim = [-np.inf] * n
         self.approved = [0] * n
         self.rejected = [0] * n
-        self.period_earnings = [0.0] * n
-        self.period_index = [0] * n
         # task records (columnar, filled during the run)
         self.claimed_at = [np.nan] * m
         self.started_at = [np.nan] * m
@@ -156,9 +176,13 @@ class Platform:
 
     # -- workers looking at the board ---------------------------------------------------
     def can_claim(self, w: int) -> bool:
-        """Online, below the claimed-task maximum and below the daily cap."""
-        return self.online[w] and self.held[w] < self.max_claimed and (
-            self.claims_today[w] < self.daily_cap
+        """Online, below the claimed-task maximum, the daily cap and the monthly earnings cap."""
+        return (
+            self.online[w]
+            and self.held[w] < self.max_claimed
+            and self.claims_today[w] < self.daily_cap
+            and (self.monthly_cap == np.inf
+                 or self.month_earnings.get(w, self.env.now) < self.monthly_cap)
         )
 
     def acceptable(self, w: int) -> OpenBatch | None:
@@ -266,10 +290,8 @@ class Platform:
             self.earnings[w] += self.task_reward[t]
             self.work_time[w] += spent
             self.approved[w] += 1
-            period = int(now // self.earnings_period)
-            if period != self.period_index[w]:
-                self.period_index[w], self.period_earnings[w] = period, 0.0
-            self.period_earnings[w] += self.task_reward[t]
+            self.rule_earnings.add(w, now, self.task_reward[t])
+            self.month_earnings.add(w, now, self.task_reward[t])
         else:
             self.status[t] = REJECTED
             self.unpaid_work[w] += spent
@@ -284,9 +306,8 @@ class Platform:
     # -- what rules see -----------------------------------------------------------------
     def earned_this_period(self, workers: np.ndarray) -> np.ndarray:
         """Earnings of ``workers`` in the current earnings period of the rule (day, week, run)."""
-        period = int(self.env.now // self.earnings_period)
-        return np.array([self.period_earnings[w] if self.period_index[w] == period else 0.0
-                         for w in workers.tolist()])
+        now = self.env.now
+        return np.array([self.rule_earnings.get(w, now) for w in workers.tolist()])
 
     def approval_rate(self, workers: np.ndarray) -> np.ndarray:
         """Smoothed approval rate (approved + 1) / (decided + 2): new workers start at 1/2."""

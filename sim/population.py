@@ -79,9 +79,9 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
     """Draw every worker's profile attributes and weekly sessions over the horizon."""
     names = list(scn.profiles)
     regions = list(scn.regions)
-    counts = apportion(scn.workers, [p.share for p in scn.profiles.values()])
+    counts = apportion(scn.n_workers, [p.share for p in scn.profiles.values()])
     profile = np.repeat(np.arange(len(names)), counts)
-    n = scn.workers
+    n = scn.n_workers
     region = np.full(n, -1)
     mode = np.zeros(n, dtype=np.int8)
     discovery = np.zeros(n, dtype=np.int64)

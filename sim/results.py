@@ -18,7 +18,9 @@ from sim.scenario import Scenario, validate
 
 if TYPE_CHECKING:
     from sim.platform import Platform
+    from sim.population import Population
 
+WEEK = 7 * 86400.0
 __version__ = "0.1.0"
 TABLES = ("tasks", "workers")
 MODES = ["refresh", "script", "notification"]
@@ -103,6 +105,7 @@ def worker_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
             "rejection_probability": pop.rejection_probability,
             "reservation_pay": pop.reservation_pay,
             "sessions": np.bincount(pop.session_worker, minlength=n).astype(np.int64),
+            "active_weeks": _active_weeks(pop, platform.scn.horizon),
             "online_time": online,
             "work_time": work,
             "unpaid_work_time": np.asarray(platform.unpaid_work),
@@ -118,6 +121,14 @@ def worker_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
         }
     )
     return _with_identity(df, identity)
+
+
+def _active_weeks(pop: Population, horizon: float) -> np.ndarray:
+    """Number of complete 7-day weeks of the horizon in which each worker started a session."""
+    week = pop.session_start // WEEK
+    inside = week < horizon // WEEK
+    pairs = np.unique(pop.session_worker[inside] * 10_000 + week[inside].astype(np.int64))
+    return np.bincount(pairs // 10_000, minlength=pop.size).astype(np.int64)
 
 
 def _git_commit() -> str | None:

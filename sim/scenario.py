@@ -226,7 +226,8 @@ class Requesters(_Model):
 
 
 class Platform(_Model):
-    """Platform rules: allocation, commission, caps, payout threshold and a minimum pay per hour
+    """Platform rules: allocation, commission, caps (tasks per day, earnings per 30 days: no
+    new claims once reached), payout threshold and a minimum pay per hour
     of effort (rewards below it are raised; with ``demand_elasticity`` > 0 requesters then post
     fewer tasks: each is kept with probability (raised / original reward) ** -elasticity)."""
 
@@ -235,17 +236,23 @@ class Platform(_Model):
     daily_cap: int | None = Field(default=None, ge=1)
     max_claimed: int = Field(default=1, ge=1)
     payout_threshold: float = Field(default=0.0, ge=0)
+    monthly_cap: float | None = Field(default=None, gt=0)
     minimum_pay_rate: float | None = Field(default=None, ge=0)
     demand_elasticity: float = Field(default=0.0, ge=0)
 
 
 class Scenario(_Model):
-    """A whole market, validated and immutable. Build one with :func:`load_scenario`."""
+    """A whole market, validated and immutable. Build one with :func:`load_scenario`.
+
+    ``scale`` multiplies the number of workers and the volume of tasks together, so a market
+    can be run scaled down (fast) or at full size with the same parameters.
+    """
 
     name: str = "scenario"
     description: str = ""
     currency: str = "EUR"
     horizon: PositiveDuration
+    scale: float = Field(default=1.0, gt=0)
     engine: Literal["race", "polling"] = "race"
     workers: int = Field(ge=1)
     regions: Shares = Field(default_factory=FrozenDict)
@@ -283,6 +290,16 @@ class Scenario(_Model):
             if tt.regional and not self.regions:
                 raise ValueError(f"task_types.{name} is regional but the scenario has no regions")
         return self
+
+    @property
+    def n_workers(self) -> int:
+        """Registered workers simulated: ``workers`` times ``scale`` (at least one)."""
+        return max(1, round(self.workers * self.scale))
+
+    @property
+    def batches_per_day(self) -> float:
+        """Batches posted per day over all requesters: the requesters' rate times ``scale``."""
+        return self.requesters.batches_per_day * self.scale
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON/YAML-ready dict that :func:`load_scenario` turns back into this scenario."""
