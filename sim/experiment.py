@@ -2,8 +2,10 @@
 
 Replication ``r`` of every variant runs with the same seed, hence the same workers and the
 same task arrivals (common random numbers): differences between variants are paired, and
-their intervals are computed on the paired differences. Runs go to a process pool, and each
-finished run is streamed to disk so that an interrupted comparison resumes where it stopped.
+their intervals are computed on the paired differences. Runs go to an executor (a local
+process pool by default, see :mod:`sim.executors`), and each finished run is streamed to disk
+so that an interrupted comparison resumes where it stopped. Sweeps and sensitivity analyses
+(:mod:`sim.sweep`, :mod:`sim.sensitivity`) reuse the seeds and intervals defined here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.errors import ScenarioError
+from sim.executors import Executor, open_executor, progress_bar
 from sim.model import run
 from sim.results import replace_dir
 from sim.scenario import Scenario, load_scenario, override
@@ -42,7 +45,7 @@ def _one_run(scn: Scenario, variant: str, replication: int, seed: int) -> dict[s
     return {"row": row, "earnings": res.workers["earnings"].to_numpy().tolist()}
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float, float, float]:
+def interval(values: np.ndarray, level: float) -> tuple[float, float, float, float]:
     """Mean, standard error and the t-based interval of independent values."""
     values = values[~np.isnan(values)]
     n = len(values)
@@ -52,6 +55,20 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float, float, fl
     se = float(values.std(ddof=1) / np.sqrt(n))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * se)
     return mean, se, mean - half, mean + half
+
+
+def interval_table(runs: pd.DataFrame, by: str, metrics: Iterable[str], level: float = 0.95
+                   ) -> pd.DataFrame:
+    """Per value of column ``by`` (in order of appearance) and metric: number of runs, mean,
+    standard error and the t-based ``level`` interval of the mean over replications."""
+    rows = []
+    metrics = list(metrics)
+    for key, group in runs.groupby(by, sort=False):
+        for metric in metrics:
+            mean, se, low, high = interval(group[metric].to_numpy(float), level)
+            rows.append({by: key, "metric": metric, "n": len(group), "mean": mean, "se": se,
+                         "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=[by, "metric", "n", "mean", "se", "ci_low", "ci_high"])
 
 
 @dataclass
@@ -71,13 +88,7 @@ class Comparison:
 
     def table(self, metrics: Iterable[str] | None = None) -> pd.DataFrame:
         """Per variant and metric: mean over replications, standard error and its interval."""
-        rows = []
-        for variant, group in self.runs.groupby("variant", sort=False):
-            for metric in metrics or self.metrics:
-                mean, se, low, high = _interval(group[metric].to_numpy(float), self.level)
-                rows.append({"variant": variant, "metric": metric, "n": len(group), "mean": mean,
-                             "se": se, "ci_low": low, "ci_high": high})
-        return pd.DataFrame(rows)
+        return interval_table(self.runs, "variant", list(metrics or self.metrics), self.level)
 
     def paired(self, baseline: str | None = None, metrics: Iterable[str] | None = None
                ) -> pd.DataFrame:
@@ -100,7 +111,7 @@ class Comparison:
                 b = base.loc[common, metric].to_numpy(float)
                 ok = ~(np.isnan(a) | np.isnan(b))
                 diff = a[ok] - b[ok]
-                mean, se, low, high = _interval(diff, self.level)
+                mean, se, low, high = interval(diff, self.level)
                 p = _paired_p_value(diff)
                 u_low, u_high = _welch(a[ok], b[ok], self.level)
                 rows.append({"variant": variant, "baseline": baseline, "metric": metric,
@@ -166,12 +177,6 @@ class _Store:
         os.replace(tmp, runs / f"{key[0]}-{key[1]:05d}.json")
 
 
-def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="run", disable=not enabled, delay=1)
-
-
 def compare(
     scenario: Scenario | dict[str, Any] | str,
     variants: Mapping[str, Mapping[str, Any]],
@@ -183,11 +188,14 @@ def compare(
     state_dir: str | Path | None = None,
     progress: bool = True,
     target: Mapping[str, Any] | None = None,
+    executor: Any = None,
 ) -> Comparison:
     """Run every variant ``replications`` times with paired seeds and return a Comparison.
 
-    ``variants`` maps a name to dotted-path overrides of ``scenario``. ``processes`` defaults
-    to the number of cores (1 runs in this process). With ``state_dir`` every finished run is
+    ``variants`` maps a name to dotted-path overrides of ``scenario``. Runs go to ``executor``
+    (see :mod:`sim.executors`: ``"local"`` pool by default, ``"inprocess"``, ``"dask"``, a
+    scheduler address or a Dask ``Client``); ``processes`` sizes the local pool and defaults to
+    the number of cores (1 runs in this process). With ``state_dir`` every finished run is
     written there and a later call with the same arguments skips the runs already done.
     ``target={"metric": "earnings_gini", "half_width": 0.002, "max_replications": 100}``
     adds replications until every variant's paired-difference interval of that metric (its
@@ -204,39 +212,32 @@ def compare(
     spec = {"scenario": base_scn.to_dict(), "variants": {k: dict(v) for k, v in variants.items()},
             "seed": seed}
     store = _Store(Path(state_dir) if state_dir else None, spec)
-    processes = processes or os.cpu_count() or 1
     n_reps = replications
     limit = int(target.get("max_replications", 200)) if target else replications
-    while True:
-        todo = [(name, r) for r in range(n_reps) for name in scenarios
-                if (name, r) not in store.done]
-        bar = _progress_bar(len(scenarios) * n_reps, len(scenarios) * n_reps - len(todo),
-                            progress)
-        _execute(scenarios, todo, seed, processes, store, bar)
-        bar.close()
-        comparison = _assemble(store, scenarios, variants, baseline, n_reps)
-        if not target or n_reps >= limit or _precise_enough(comparison, target):
-            return comparison
-        n_reps = min(limit, n_reps + max(processes, n_reps // 2))
+    with open_executor(executor, processes or os.cpu_count() or 1) as pool:
+        while True:
+            todo = [(name, r) for r in range(n_reps) for name in scenarios
+                    if (name, r) not in store.done]
+            bar = progress_bar(len(scenarios) * n_reps, len(scenarios) * n_reps - len(todo),
+                               progress, pool)
+            try:
+                _execute(scenarios, todo, seed, pool, store, bar)
+            finally:
+                bar.close()
+            comparison = _assemble(store, scenarios, variants, baseline, n_reps)
+            if not target or n_reps >= limit or _precise_enough(comparison, target):
+                return comparison
+            n_reps = min(limit, n_reps + max(pool.workers, n_reps // 2))
 
 
 def _execute(scenarios: dict[str, Scenario], todo: list[tuple[str, int]], seed: int,
-             processes: int, store: _Store, bar: Any) -> None:
-    if processes == 1 or len(todo) <= 1:
-        for name, r in todo:
-            store.add(_one_run(scenarios[name], name, r, replication_seed(seed, r)))
+             pool: Executor, store: _Store, bar: Any) -> None:
+    """Run the ``todo`` (variant, replication) pairs on ``pool``, streaming each to ``store``."""
+    tasks = ((scenarios[name], name, r, replication_seed(seed, r)) for name, r in todo)
+    with closing(pool.map_unordered(_one_run, tasks)) as results:
+        for item in results:
+            store.add(item)
             bar.update()
-        return
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        pending: set[Future] = {
-            pool.submit(_one_run, scenarios[name], name, r, replication_seed(seed, r))
-            for name, r in todo
-        }
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                store.add(fut.result())
-                bar.update()
 
 
 def _assemble(store: _Store, scenarios: dict[str, Scenario], variants: Mapping[str, Any],

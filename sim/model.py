@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.calibration import measure_targets
 from sim.demand import build_demand
 from sim.discovery import ENGINES
 from sim.metrics import summarize
@@ -124,6 +125,7 @@ def run(
         replication=replication,
         tasks=tasks,
         workers=workers,
-        summary=summarize(tasks, workers, scn.horizon),
+        summary={**summarize(tasks, workers, scn.horizon),
+                 **measure_targets(scn, tasks, workers)},
         stats=stats,
     )

@@ -241,6 +241,70 @@ class Platform(_Model):
     demand_elasticity: float = Field(default=0.0, ge=0)
 
 
+class TargetSpec(_Model):
+    """How a scenario meets one row of the targets file: an ``input`` it sets (the sum of the
+    values at ``paths``, over the sum at ``per`` if given), or an outcome (``fitted`` or
+    ``held_out``) measured from the run by the named ``measure`` (see sim.calibration)."""
+
+    role: Literal["input", "fitted", "held_out"]
+    measure: str | None = None
+    paths: tuple[str, ...] = ()
+    per: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> TargetSpec:
+        from sim.calibration import MEASURES
+
+        if self.role == "input" and not self.paths:
+            raise ValueError("an input target needs 'paths' (the scenario fields it sets)")
+        if self.role != "input":
+            if self.measure not in MEASURES:
+                raise ValueError(f"unknown measure {self.measure!r}; allowed: "
+                                 f"{', '.join(sorted(MEASURES))}")
+            if self.paths or self.per:
+                raise ValueError("an outcome target takes 'measure', not 'paths'")
+        return self
+
+
+class FitParameter(_Model):
+    """A free parameter: its value is written at every one of ``paths``, within ``bounds``."""
+
+    paths: tuple[str, ...] = Field(min_length=1)
+    bounds: tuple[float, float]
+
+
+class FitStage(_Model):
+    """One step of the calibration procedure: free ``parameters`` fitted to ``targets`` (ids of
+    fitted targets)."""
+
+    parameters: Annotated[
+        dict[str, FitParameter], Field(min_length=1), AfterValidator(FrozenDict)
+    ]
+    targets: tuple[str, ...] = Field(min_length=1)
+    replications: int | None = Field(default=None, ge=2)
+    tolerance: float = Field(default=1e-3, gt=0)
+    max_evals: int = Field(default=40, ge=1)
+
+
+class CalibrationSpec(_Model):
+    """Which published figures the scenario targets and how its free parameters are fitted."""
+
+    market: str
+    replications: int = Field(default=5, ge=2)
+    seed: int = 1
+    targets: Annotated[dict[str, TargetSpec], Field(min_length=1), AfterValidator(FrozenDict)]
+    fit: tuple[FitStage, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> CalibrationSpec:
+        for i, stage in enumerate(self.fit):
+            for t in stage.targets:
+                if t not in self.targets or self.targets[t].role != "fitted":
+                    raise ValueError(f"fit.{i}.targets: {t!r} is not a fitted target of "
+                                     f"calibration.targets")
+        return self
+
+
 class Scenario(_Model):
     """A whole market, validated and immutable. Build one with :func:`load_scenario`.
 
@@ -260,6 +324,7 @@ class Scenario(_Model):
     task_types: Annotated[dict[str, TaskType], Field(min_length=1), AfterValidator(FrozenDict)]
     requesters: Requesters
     platform: Platform = Field(default_factory=Platform)
+    calibration: CalibrationSpec | None = None
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
@@ -334,9 +399,14 @@ def _is_union_tag(part: Any) -> bool:
 
 
 def validate(data: dict[str, Any]) -> Scenario:
-    """Validate a scenario dict, raising :class:`ScenarioError` with field paths on failure."""
+    """Validate a scenario dict, raising :class:`ScenarioError` with field paths on failure.
+
+    Top-level keys starting with ``x-`` are YAML extension fields (holders of ``&anchors``
+    reused elsewhere in the file) and are dropped; every other unknown key is an error.
+    """
     if not isinstance(data, dict):
         raise ScenarioError(f"a scenario must be a mapping of keys to values, got {data!r}")
+    data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:

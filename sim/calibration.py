@@ -1,0 +1,363 @@
+"""Calibration against published figures: measures, reports and a fitting procedure.
+
+A scenario's ``calibration`` section names the rows of ``calibration/targets.csv`` it targets
+and how: ``input`` rows are figures the scenario sets directly (prices, caps, polling
+intervals, profile shares) and are checked against the file; ``fitted`` rows are outcomes the
+free parameters of ``fit`` stages are fitted to; ``held_out`` rows are outcomes nobody fits,
+the honest test of the model. Every outcome is measured from the run's own tables by a named
+measure below; nothing published is ever written into the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.metrics import SECONDS_PER_MONTH, median, top_share
+from sim.scenario import Scenario
+
+DEFAULT_TARGETS = Path(__file__).resolve().parents[1] / "calibration" / "targets.csv"
+FTE_HOURS_PER_MONTH = 35 * 52 / 12  # French legal full-time week, per month (151.67 h)
+WEEK = 7 * 86400.0
+Measure = Callable[[Scenario, pd.DataFrame, pd.DataFrame], float]
+MEASURES: dict[str, Measure] = {}
+
+
+def measure(fn: Measure) -> Measure:
+    """Register a measure under its function name."""
+    MEASURES[fn.__name__] = fn
+    return fn
+
+
+def _active(workers: pd.DataFrame) -> pd.DataFrame:
+    """Workers who were online at least once over the horizon (the surveys' respondents)."""
+    return workers[workers["sessions"] > 0]
+
+
+def _monthly_earnings(scn: Scenario, workers: pd.DataFrame) -> pd.Series:
+    return workers["earnings"] * SECONDS_PER_MONTH / scn.horizon
+
+
+def _complete_weeks(scn: Scenario) -> int:
+    return int(scn.horizon // WEEK)
+
+
+@measure
+def share_very_active(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Registered workers online in every complete week of the horizon (active weekly)."""
+    return float((workers["active_weeks"] >= _complete_weeks(scn)).mean())
+
+
+@measure
+def share_routine(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Registered workers online at least once over the horizon (a month) but not weekly."""
+    online = workers["sessions"] > 0
+    weekly = workers["active_weeks"] >= _complete_weeks(scn)
+    return float((online & ~weekly).mean())
+
+
+@measure
+def share_casual(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Registered workers never online over the horizon (active less than monthly)."""
+    return float((workers["sessions"] == 0).mean())
+
+
+@measure
+def mean_monthly_income_active(
+    scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """Mean monthly earnings of the workers online at least once (survey respondents)."""
+    return float(_monthly_earnings(scn, _active(workers)).mean())
+
+
+@measure
+def share_active_under_5(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Share of active workers earning under 5 (currency) a month."""
+    return float((_monthly_earnings(scn, _active(workers)) < 5).mean())
+
+
+@measure
+def share_active_over_10(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Share of active workers earning over 10 (currency) a month."""
+    return float((_monthly_earnings(scn, _active(workers)) > 10).mean())
+
+
+@measure
+def fte_jobs(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Full-time-equivalent jobs of the whole (unscaled) population: hours spent online
+    micro-working (paid work plus unpaid searching) per month / 151.67 h, divided by scale."""
+    hours = workers["online_time"].sum() / 3600 * SECONDS_PER_MONTH / scn.horizon
+    return float(hours / FTE_HOURS_PER_MONTH / scn.scale)
+
+
+def _earners(workers: pd.DataFrame) -> pd.DataFrame:
+    return workers[workers["tasks_approved"] > 0]
+
+
+@measure
+def median_hourly_effective(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Median over workers with approved work of earnings per hour online (unpaid included)."""
+    return median(_earners(workers)["hourly_effective"])
+
+
+@measure
+def median_hourly_paid(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Median over workers with approved work of earnings per hour of paid work."""
+    return median(_earners(workers)["hourly_paid"])
+
+
+@measure
+def share_hourly_effective_over_7_25(
+    scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """Share of workers with approved work earning over 7.25 per hour online."""
+    return float((_earners(workers)["hourly_effective"] > 7.25).mean())
+
+
+@measure
+def unpaid_share_of_time(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Unpaid time (searching, rejected and abandoned work) over time online, pooled."""
+    active = _active(workers)
+    return float(active["unpaid_time"].sum() / active["online_time"].sum())
+
+
+@measure
+def mean_hourly_paid(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Mean over workers with approved work of earnings per hour of paid work."""
+    return float(_earners(workers)["hourly_paid"].mean())
+
+
+@measure
+def mean_hourly_effective(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Mean over workers with approved work of earnings per hour online."""
+    return float(_earners(workers)["hourly_effective"].mean())
+
+
+def _requester_value(tasks: pd.DataFrame) -> np.ndarray:
+    return tasks.groupby("requester_id", observed=True)["reward"].sum().to_numpy()
+
+
+@measure
+def requester_top1_share(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Share of the value posted by the top 1 % of requesters (among all requesters)."""
+    value = np.zeros(scn.requesters.count)
+    value[: len(_requester_value(tasks))] = np.sort(_requester_value(tasks))
+    return top_share(value, 0.01)
+
+
+@measure
+def requester_top10_share(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Share of the value posted by the top 10 % of requesters (among all requesters)."""
+    value = np.zeros(scn.requesters.count)
+    value[: len(_requester_value(tasks))] = np.sort(_requester_value(tasks))
+    return top_share(value, 0.10)
+
+
+@measure
+def active_at_once(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Mean number of workers online at a moment, for the whole (unscaled) population."""
+    return float(workers["online_time"].sum() / scn.horizon / scn.scale)
+
+
+@measure
+def top20_share_of_tasks(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Share of the tasks done by the most active 20 % of the workers who did any."""
+    done = (workers["tasks_approved"] + workers["tasks_rejected"]).to_numpy()
+    return top_share(done[done > 0], 0.20)
+
+
+@measure
+def modal_reward(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Most frequent reward among posted tasks."""
+    return float(tasks["reward"].round(2).mode().iloc[0])
+
+
+@measure
+def median_mission_pay(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Median reward of the regional (in-store) tasks."""
+    return median(tasks.loc[tasks["region"].notna(), "reward"])
+
+
+@measure
+def missions_per_active_user(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Approved tasks per active worker per 30 days."""
+    active = _active(workers)
+    return float(active["tasks_approved"].mean() * SECONDS_PER_MONTH / scn.horizon)
+
+
+@measure
+def max_monthly_earnings(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
+    """Highest monthly earnings of any worker (a cap shows here)."""
+    return float(_monthly_earnings(scn, workers).max())
+
+
+def measure_targets(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> dict[str, float]:
+    """Measured value of every outcome target of the scenario, keyed ``target.<id>``."""
+    if scn.calibration is None:
+        return {}
+    return {
+        f"target.{tid}": MEASURES[spec.measure](scn, tasks, workers)
+        for tid, spec in scn.calibration.targets.items()
+        if spec.measure is not None
+    }
+
+
+def input_value(scn: Scenario, spec: Any) -> float:
+    """Value an ``input`` target reads from the scenario: the sum of its ``paths``, divided by
+    the sum of its ``per`` paths when given (e.g. full-time CDI holders over all CDI holders)."""
+    value = sum(_read(scn, p) for p in spec.paths)
+    return value / sum(_read(scn, p) for p in spec.per) if spec.per else value
+
+
+def _read(scn: Scenario, path: str) -> float:
+    """The number at a dotted path of the scenario."""
+    node: Any = scn.to_dict()
+    for part in path.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return float(node)
+
+
+def load_targets(path: str | Path = DEFAULT_TARGETS) -> pd.DataFrame:
+    """Read the published targets (one row a figure) indexed by id."""
+    return pd.read_csv(path).set_index("id")
+
+
+@dataclass
+class CalibrationReport:
+    """Per target: published value and band, simulated mean with its interval, verdict."""
+
+    scenario: str
+    table: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        """True when every fitted and input target lies within its tolerance."""
+        must = self.table[self.table["role"].isin(["fitted", "input"])]
+        return bool(must["within"].all())
+
+
+def report(
+    scn: Scenario,
+    targets: pd.DataFrame,
+    runs: pd.DataFrame,
+    level: float = 0.95,
+) -> CalibrationReport:
+    """Build the report from the replication rows of a comparison (``target.<id>`` columns)."""
+    from sim.experiment import interval
+
+    if scn.calibration is None:
+        raise ValueError(f"scenario {scn.name!r} has no calibration section")
+    rows = []
+    for tid, spec in scn.calibration.targets.items():
+        if tid not in targets.index:
+            raise ValueError(f"calibration.targets.{tid}: no such row in the targets file")
+        row = targets.loc[tid]
+        if spec.role == "input":
+            mean = input_value(scn, spec)
+            se = low = high = np.nan
+        else:
+            mean, se, low, high = interval(runs[f"target.{tid}"].to_numpy(float), level)
+        value, tol = float(row["value"]), float(row["tolerance"])
+        within = abs(mean - value) <= tol + 1e-9 * max(1.0, abs(value))
+        rows.append({"id": tid, "quantity": row["quantity"], "role": spec.role,
+                     "status": row["status"], "published": value, "unit": row["unit"],
+                     "tolerance": tol, "simulated": mean, "se": se, "ci_low": low,
+                     "ci_high": high, "within": bool(within),
+                     "measure": spec.measure or "+".join(spec.paths), "source": row["source"]})
+    order = {"fitted": 0, "held_out": 1, "input": 2}
+    table = pd.DataFrame(rows).sort_values("role", key=lambda r: r.map(order), kind="stable")
+    return CalibrationReport(scenario=scn.name, table=table.reset_index(drop=True))
+
+
+def run_replications(
+    scn: Scenario, replications: int, seed: int, processes: int | None, progress: bool
+) -> pd.DataFrame:
+    """Replication rows (summary plus ``target.*`` measures) of one scenario."""
+    from sim.experiment import compare
+
+    cmp = compare(scn, {"calibrated": {}}, replications=replications, seed=seed,
+                  processes=processes, progress=progress)
+    return cmp.runs
+
+
+def calibrate(
+    scn: Scenario,
+    targets: pd.DataFrame | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    processes: int | None = None,
+    progress: bool = True,
+) -> CalibrationReport:
+    """Run the scenario's replications and compare every target it names with the file."""
+    if scn.calibration is None:
+        raise ValueError(f"scenario {scn.name!r} has no calibration section")
+    spec = scn.calibration
+    runs = run_replications(scn, replications or spec.replications, seed or spec.seed,
+                            processes, progress)
+    return report(scn, load_targets() if targets is None else targets, runs)
+
+
+def fit(
+    scn: Scenario,
+    targets: pd.DataFrame | None = None,
+    processes: int | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Scenario, dict[str, float]]:
+    """Fit the free parameters of each ``calibration.fit`` stage, in order, to its targets.
+
+    Each stage minimises the sum of squared standardised errors ((simulated mean - published)
+    / tolerance)^2 over its targets, with the same seeds at every evaluation (common random
+    numbers make the objective smooth enough for Nelder-Mead, or a bounded scalar search for
+    one parameter). Returns the fitted scenario and the fitted value of each parameter by name.
+    """
+    from scipy.optimize import minimize, minimize_scalar
+
+    from sim.scenario import override
+
+    if scn.calibration is None:
+        raise ValueError(f"scenario {scn.name!r} has no calibration section")
+    targets = load_targets() if targets is None else targets
+    spec = scn.calibration
+    fitted: dict[str, float] = {}
+
+    def changes(values: dict[str, float]) -> dict[str, float]:
+        return {path: v for name, v in values.items()
+                for stage in spec.fit if name in stage.parameters
+                for path in stage.parameters[name].paths}
+
+    for k, stage in enumerate(spec.fit):
+        names = list(stage.parameters)
+        bounds = [stage.parameters[n].bounds for n in names]
+
+        def objective(
+            x: np.ndarray, stage: Any = stage, names: list[str] = names, k: int = k
+        ) -> float:
+            point = {n: float(v) for n, v in zip(names, np.atleast_1d(x), strict=True)}
+            trial = override(scn, changes({**fitted, **point}))
+            runs = run_replications(trial, stage.replications or spec.replications, spec.seed,
+                                    processes, progress)
+            err = sum(((runs[f"target.{t}"].mean() - targets.loc[t, "value"])
+                       / targets.loc[t, "tolerance"]) ** 2 for t in stage.targets)
+            if log:
+                log(f"stage {k + 1}: {point} -> objective {err:.4g}")
+            return float(err)
+
+        if len(names) == 1:
+            best = minimize_scalar(objective, bounds=tuple(bounds[0]), method="bounded",
+                                   options={"xatol": stage.tolerance, "maxiter": stage.max_evals})
+            values = [best.x]
+        else:
+            start = [min(max(_read(scn, stage.parameters[n].paths[0]), lo), hi)
+                     for n, (lo, hi) in zip(names, bounds, strict=True)]
+            best = minimize(objective, start, method="Nelder-Mead", bounds=bounds,
+                            options={"xatol": stage.tolerance, "fatol": 0.05,
+                                     "maxfev": stage.max_evals})
+            values = list(best.x)
+        fitted.update({n: round(float(v), 6) for n, v in zip(names, values, strict=True)})
+    return override(scn, changes(fitted)), fitted
