@@ -1,8 +1,11 @@
-"""The ``microwork`` command: run a scenario from the shell, or check and describe it.
+"""The ``microwork`` command: run a scenario from the shell, check and describe it, or
+compare variants of it.
 
 ``microwork run SCENARIO`` simulates it, prints a summary table and writes the result folder
 (tables, summary, manifest, plots) atomically; ``microwork validate SCENARIO`` checks it and
-says in words what it simulates. Bad input prints ``error: ...`` and exits with status 2.
+says in words what it simulates; ``microwork compare SCENARIO_OR_SPEC`` runs variants over
+paired replications and writes their comparison, resuming after an interruption. Bad input
+prints ``error: ...`` and exits with status 2.
 """
 
 from __future__ import annotations
@@ -13,12 +16,16 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from sim.errors import ScenarioError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -26,6 +33,39 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 RESULT_MARKER = "manifest.json"
 """A folder holding this file is a previous result, which ``run`` may replace."""
+
+DEFAULT_REPLICATIONS = 20
+DEFAULT_COMPARE_SEED = 1
+PARTIAL_SUFFIX = ".partial"
+"""``<out>.partial`` holds the finished runs of a comparison until its result folder is written."""
+SPEC_FILE = "spec.json"
+"""A folder holding this file is the state of an interrupted comparison (sim.experiment)."""
+SPEC_KEYS = ("scenario", "variants", "baseline", "replications", "seed", "processes", "target")
+COMPARE_DESCRIPTION = """\
+Run every variant of SCENARIO_OR_SPEC REPLICATIONS times, replication r of every variant
+with the same seed (same workers, same task arrivals); print each headline metric per
+variant with its 95% interval and the paired difference to the baseline; write
+runs.parquet, table.csv, paired.csv, manifest.json and plots to a result folder
+(atomically). Finished runs are kept in the sibling folder <out>.partial meanwhile: after
+an interruption (Ctrl-C) the same command resumes where it stopped.
+"""
+COMPARE_EPILOG = """\
+variants:
+  --variant NAME:PATH=VALUE[,PATH=VALUE...] adds a variant: dotted scenario paths as with
+  --set, values parsed as YAML. Overrides are separated by commas outside brackets, braces
+  and quotes, so lists, mappings and quoted strings may contain commas; quote a plain string
+  that contains one. "NAME:" alone is the scenario as it is. Quote the whole argument for
+  the shell:
+    --variant fcfs:
+    --variant lottery:platform.allocation.rule=lottery,platform.allocation.window=5min
+    --variant 'rr:platform.allocation={rule: round_robin, window: 5min}'
+    --variant capped:platform.daily_cap=100
+
+examples:
+  microwork compare scenarios/policies.yaml --replications 10 --processes 2
+  microwork compare scenarios/baseline.yaml --variant fcfs: \\
+      --variant lottery:platform.allocation.rule=lottery --baseline fcfs
+"""
 
 
 class UsageError(Exception):
@@ -46,24 +86,115 @@ def _seed(text: str) -> int:
     return value
 
 
+def _at_least(minimum: int) -> Any:
+    """argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
+
+
+def _assignment(option: str, item: str, text: str, example: str) -> tuple[str, Any]:
+    """One ``PATH=VALUE`` of ``option`` (the whole argument ``item``) as a path and a value
+    parsed as YAML; bad syntax raises UsageError naming the option and the argument."""
+    path, sep, value = text.partition("=")
+    path = path.strip()
+    if not sep or not path:
+        raise UsageError(
+            f"{option} {item!r}: expected PATH=VALUE with a dotted scenario path, e.g. {example}"
+        )
+    try:
+        return path, yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        raise UsageError(f"{option} {item!r}: the value is not valid YAML ({problem})") from None
+
+
 def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
     """Turn ``--set path=value`` arguments into an override dict; values are parsed as YAML, so
     ``7``, ``0.5``, ``null``, ``[1, 2]`` and ``2h`` mean what they would in a scenario file."""
     changes: dict[str, Any] = {}
+    example = "--set platform.allocation.rule=fcfs or --set horizon=7d"
     for item in items or []:
-        path, sep, text = item.partition("=")
-        path = path.strip()
-        if not sep or not path:
-            raise UsageError(
-                f"--set {item!r}: expected PATH=VALUE with a dotted scenario path, "
-                "e.g. --set platform.allocation.rule=fcfs or --set horizon=7d"
-            )
-        try:
-            changes[path] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or "cannot parse"
-            raise UsageError(f"--set {item!r}: the value is not valid YAML ({problem})") from None
+        path, value = _assignment("--set", item, item, example)
+        changes[path] = value
     return changes
+
+
+VARIANT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+"""Allowed variant names: they name files of the interrupted-run state."""
+VARIANT_SYNTAX = "NAME:PATH=VALUE[,PATH=VALUE...] (or NAME: for the scenario as is)"
+
+
+def _split_top_level(option: str, item: str, text: str) -> list[str]:
+    """Split ``text`` at the commas that are outside brackets, braces and quoted strings (a
+    quote opens a string only where a YAML value can start), so ``[1, 2]``, ``{a: 1, b: 2}``
+    and ``"x, y"`` stay whole."""
+    parts, start, depth, quote, prev = [], 0, 0, "", ","
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"" and prev in "=[{,:'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        if not ch.isspace():
+            prev = ch
+        i += 1
+    if quote or depth:
+        what = "a quoted string is not closed" if quote else "brackets or braces do not match"
+        raise UsageError(f"{option} {item!r}: {what}")
+    parts.append(text[start:])
+    return parts
+
+
+def parse_variant(item: str) -> tuple[str, dict[str, Any]]:
+    """Parse a ``--variant NAME:PATH=VALUE[,PATH=VALUE...]`` argument into the variant's name
+    and its dotted-path overrides.
+
+    Values are YAML (as with ``--set``). Overrides are separated by commas outside brackets,
+    braces and quotes, so a value may be a list ``[1, 2]``, a mapping ``{rule: lottery,
+    window: 5min}`` or a quoted string ``"a, b"``; a bare string containing a comma must be
+    quoted. ``NAME:`` alone is the scenario unchanged.
+    """
+    name, sep, rest = item.partition(":")
+    name = name.strip()
+    if not sep:
+        raise UsageError(f"--variant {item!r}: expected {VARIANT_SYNTAX}")
+    if not VARIANT_NAME.fullmatch(name):
+        raise UsageError(
+            f"--variant {item!r}: the name {name!r} must be letters, digits, '_', '.', '+' or "
+            f"'-' (not starting with '.' or '-'); expected {VARIANT_SYNTAX}"
+        )
+    changes: dict[str, Any] = {}
+    if not rest.strip():
+        return name, changes
+    example = "--variant lottery:platform.allocation.rule=lottery,platform.allocation.window=5min"
+    for text in _split_top_level("--variant", item, rest):
+        if not text.strip():
+            raise UsageError(f"--variant {item!r}: empty override (stray comma?)")
+        path, value = _assignment("--variant", item, text, example)
+        if path in changes:
+            raise UsageError(f"--variant {item!r}: {path!r} is given twice")
+        changes[path] = value
+    return name, changes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +250,191 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", metavar="PATH=VALUE", help=set_help
     )
     validate.set_defaults(handler=cmd_validate)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare scenario variants over paired replications, with confidence intervals",
+        description=COMPARE_DESCRIPTION,
+        epilog=COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument(
+        "source",
+        metavar="SCENARIO_OR_SPEC",
+        help="scenario YAML file (then give --variant), or a comparison spec: a YAML file with "
+        "'scenario' (path relative to the spec), 'variants' and optionally 'baseline', "
+        "'replications', 'seed', 'processes', 'target' (see scenarios/policies.yaml)",
+    )
+    compare.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        metavar="NAME:PATH=VALUE[,...]",
+        help="add a variant (replacing a spec's variant of the same name); repeatable",
+    )
+    compare.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="variant the others are compared with (default: the spec's, else the first)",
+    )
+    compare.add_argument(
+        "--replications",
+        type=_at_least(2),
+        metavar="N",
+        help=f"replications per variant (default: the spec's, else {DEFAULT_REPLICATIONS})",
+    )
+    compare.add_argument(
+        "--processes",
+        type=_at_least(1),
+        metavar="N",
+        help="parallel processes (default: the spec's, else the number of cores)",
+    )
+    compare.add_argument(
+        "--seed",
+        type=_seed,
+        help=f"seed of the replication seeds (default: the spec's, else {DEFAULT_COMPARE_SEED})",
+    )
+    compare.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="result folder (default: results/<spec or scenario name>-compare)",
+    )
+    compare.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    compare.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no table; print only the result folder",
+    )
+    compare.set_defaults(handler=cmd_compare)
     return parser
+
+
+# --------------------------------------------------------------------------- comparison spec
+
+
+@dataclass
+class ComparisonSpec:
+    """What ``microwork compare`` runs, as read from a comparison spec or a scenario file;
+    fields a file leaves out are None (a plain scenario file has no variants)."""
+
+    name: str
+    """Spec file name without extension, or the scenario's name: names the default --out."""
+    scenario: Any
+    scenario_file: Path | None
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    baseline: str | None = None
+    replications: int | None = None
+    seed: int | None = None
+    processes: int | None = None
+    target: dict[str, Any] | None = None
+
+
+def _whole(data: dict[str, Any], key: str, minimum: int, where: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ScenarioError(
+            f"{where}: {key}: expected a whole number of at least {minimum}, got {value!r}"
+        )
+    return value
+
+
+def _spec_variants(value: Any, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict) or not value:
+        raise ScenarioError(
+            f"{where}: variants: expected a mapping of variant names to "
+            f"overrides (e.g. lottery: {{platform.allocation.rule: lottery}}), "
+            f"got {value!r}"
+        )
+    variants = {}
+    for name, changes in value.items():
+        if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+            raise ScenarioError(
+                f"{where}: variants: the name {name!r} must be letters, digits, "
+                "'_', '.', '+' or '-' (not starting with '.' or '-')"
+            )
+        if changes is None:
+            changes = {}
+        if not isinstance(changes, dict) or not all(isinstance(k, str) for k in changes):
+            raise ScenarioError(
+                f"{where}: variants.{name}: expected a mapping of dotted "
+                f"scenario paths to values ({{}} for the scenario as is), "
+                f"got {changes!r}"
+            )
+        variants[name] = dict(changes)
+    return variants
+
+
+def _spec_target(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    allowed = {"metric", "half_width", "max_replications"}
+    ok = isinstance(value, dict) and set(value) <= allowed and isinstance(value.get("metric"), str)
+    width = value.get("half_width") if isinstance(value, dict) else None
+    ok = ok and isinstance(width, int | float) and not isinstance(width, bool) and width > 0
+    if not ok:
+        raise ScenarioError(
+            f"{where}: target: expected {{metric: NAME, half_width: POSITIVE "
+            f"NUMBER, max_replications: N (optional)}}, got {value!r}"
+        )
+    _whole(value, "max_replications", 2, f"{where}: target")
+    return dict(value)
+
+
+def load_comparison_spec(source: str | Path) -> ComparisonSpec:
+    """Read ``source``: a comparison spec (a YAML mapping with a top-level ``variants`` key and
+    a ``scenario`` path relative to the spec file, or an inline scenario) or a plain scenario
+    file (then without variants). Bad input raises ScenarioError naming the file and field."""
+    import sim
+
+    path = Path(source)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not (isinstance(data, dict) and "variants" in data):
+        scenario = sim.load_scenario(path)
+        return ComparisonSpec(name=scenario.name, scenario=scenario, scenario_file=path.resolve())
+    where = str(path)
+    unknown = sorted(set(data) - set(SPEC_KEYS), key=str)
+    if unknown:
+        raise ScenarioError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; a "
+            f"comparison spec has {', '.join(SPEC_KEYS)}"
+        )
+    reference = data.get("scenario")
+    scenario_file = None
+    if isinstance(reference, str) and reference.strip():
+        scenario_file = (path.parent / reference).resolve()
+        scenario = sim.load_scenario(path.parent / reference)
+    elif isinstance(reference, dict):
+        try:
+            scenario = sim.load_scenario(reference)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: scenario: {exc}") from None
+    else:
+        raise ScenarioError(
+            f"{where}: scenario: expected the path of a scenario file (relative "
+            f"to the spec) or a scenario mapping, got {reference!r}"
+        )
+    baseline = data.get("baseline")
+    if baseline is not None and not isinstance(baseline, str):
+        raise ScenarioError(f"{where}: baseline: expected a variant name, got {baseline!r}")
+    return ComparisonSpec(
+        name=path.stem,
+        scenario=scenario,
+        scenario_file=scenario_file,
+        variants=_spec_variants(data["variants"], where),
+        baseline=baseline,
+        replications=_whole(data, "replications", 2, where),
+        seed=_whole(data, "seed", 0, where),
+        processes=_whole(data, "processes", 1, where),
+        target=_spec_target(data.get("target"), where),
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,10 +449,19 @@ def _load(args: argparse.Namespace) -> Any:
     return sim.override(scenario, changes) if changes else scenario
 
 
+def _safe_name(name: str, fallback: str = "scenario") -> str:
+    """``name`` reduced to characters safe in a path."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or fallback
+
+
 def default_out(scenario_name: str, seed: int) -> Path:
     """``results/<scenario name>-seed<N>``, the name reduced to characters safe in a path."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", scenario_name).strip("._") or "scenario"
-    return Path("results") / f"{safe}-seed{seed}"
+    return Path("results") / f"{_safe_name(scenario_name)}-seed{seed}"
+
+
+def default_compare_out(name: str) -> Path:
+    """``results/<spec or scenario name>-compare``, the name made safe for a path."""
+    return Path("results") / f"{_safe_name(name)}-compare"
 
 
 def _check_target(target: Path) -> None:
@@ -246,6 +570,169 @@ def cmd_validate(args: argparse.Namespace) -> int:
     scenario = _load(args)
     print(f"{args.scenario} is valid.\n")
     print(describe_scenario(scenario))
+    return EXIT_OK
+
+
+def _finished_runs(state: Path) -> set[tuple[str, int]]:
+    """(variant, replication) of the runs already in a comparison's state folder (the files
+    ``runs/<variant>-<replication>.json`` that sim.experiment streams there)."""
+    found = set()
+    for file in state.glob("runs/*.json"):
+        variant, _, replication = file.stem.rpartition("-")
+        if replication.isdigit():
+            found.add((variant, int(replication)))
+    return found
+
+
+def _check_state(state: Path) -> None:
+    """Refuse to use as state folder anything but a previous state folder (or an empty
+    folder): it is deleted once the comparison is written."""
+    if not state.exists():
+        return
+    if not state.is_dir() or (any(state.iterdir()) and not (state / SPEC_FILE).is_file()):
+        raise UsageError(
+            f"{str(state)!r} exists and does not hold an interrupted comparison (no {SPEC_FILE}); "
+            "it would be used for the state of this comparison: move it or choose another --out"
+        )
+
+
+def _comparison_plan(args: argparse.Namespace) -> tuple[ComparisonSpec, dict[str, Any]]:
+    """The spec read from ``args.source`` and what to run: its settings with the command-line
+    options applied (variants, baseline, replications, seed, processes)."""
+    from sim.scenario import override
+
+    added = [parse_variant(item) for item in args.variants or []]  # syntax before reading
+    spec = load_comparison_spec(args.source)
+    variants = dict(spec.variants)
+    given: set[str] = set()
+    for name, changes in added:
+        if name in given:
+            raise UsageError(f"--variant: the name {name!r} is given twice")
+        given.add(name)
+        variants[name] = changes
+    if not variants:
+        raise UsageError(
+            f"{args.source} is a scenario file: give at least one --variant {VARIANT_SYNTAX}, "
+            "or a comparison spec with 'variants' (like scenarios/policies.yaml)"
+        )
+    for name, changes in variants.items():  # say which variant a bad override belongs to
+        try:
+            override(spec.scenario, changes)
+        except ScenarioError as exc:
+            source = "--variant" if name in given else str(args.source)
+            raise ScenarioError(f"variant {name!r} ({source}): {exc}") from None
+    if spec.target is not None:
+        from sim.metrics import summary_keys
+
+        known = summary_keys(spec.scenario.profiles)
+        if spec.target["metric"] not in known:
+            raise ScenarioError(
+                f"{args.source}: target.metric: {spec.target['metric']!r} is not a summary "
+                f"metric; choose one of {', '.join(known)}"
+            )
+    baseline = args.baseline or spec.baseline or next(iter(variants))
+    if baseline not in variants:
+        where = "--baseline" if args.baseline else f"{args.source}: baseline"
+        raise UsageError(f"{where} {baseline!r} is not one of the variants ({', '.join(variants)})")
+    seed = args.seed if args.seed is not None else spec.seed
+    plan = {
+        "variants": variants,
+        "baseline": baseline,
+        "replications": args.replications or spec.replications or DEFAULT_REPLICATIONS,
+        "seed": DEFAULT_COMPARE_SEED if seed is None else seed,
+        "processes": args.processes or spec.processes or os.cpu_count() or 1,
+    }
+    return spec, plan
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``microwork compare``: run the variants with paired replications (resuming from
+    ``<out>.partial``), write the result folder atomically, print the comparison table."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    from sim import plots
+    from sim.experiment import compare, write_comparison
+    from sim.report import format_comparison
+
+    spec, plan = _comparison_plan(args)
+    shown = args.out if args.out is not None else default_compare_out(spec.name)
+    target = shown.expanduser().resolve()  # "--out ." names the current folder, not ""
+    _check_target(target)
+    state = target.with_name(target.name + PARTIAL_SUFFIX)
+    shown_state = Path(f"{shown}{PARTIAL_SUFFIX}") if shown.name else state
+    _check_state(state)
+    existed = state.exists()
+    before = _finished_runs(state)
+    start = time.perf_counter()
+    try:
+        comparison = compare(
+            spec.scenario,
+            plan["variants"],
+            plan["replications"],
+            plan["seed"],
+            plan["processes"],
+            baseline=plan["baseline"],
+            state_dir=state,
+            progress=not args.quiet,
+            target=spec.target,
+        )
+    except BaseException as exc:
+        done = _finished_runs(state)
+        if not existed and not done:  # nothing worth keeping: leave no trace
+            shutil.rmtree(state, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            kept = f"{len(done)} finished runs are kept in {shown_state}; " if done else ""
+            print(f"interrupted: {kept}run the same command again to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if isinstance(exc, OSError):
+            print(
+                f"error: cannot write the comparison state to {str(shown_state)!r}: {exc}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        raise
+    wall = time.perf_counter() - start
+    in_use = set(zip(comparison.runs["variant"], comparison.runs["replication"], strict=True))
+    resumed = len(before & in_use)
+    spec_as_run = {
+        "scenario": str(spec.scenario_file) if spec.scenario_file else None,
+        **{key: plan[key] for key in ("baseline", "replications", "seed", "variants")},
+        **({"target": spec.target} if spec.target else {}),
+    }
+    manifest = {
+        "command": "compare",
+        "source": str(Path(args.source).resolve()),
+        "spec": spec_as_run,
+        "scenario": spec.scenario.to_dict(),
+        "seed": plan["seed"],
+        "processes": plan["processes"],
+        "wall_time": wall,
+        "runs_computed": len(in_use) - resumed,
+        "runs_resumed": resumed,
+    }
+    try:
+        with staged_folder(target) as staging:
+            write_comparison(comparison, staging, manifest)
+            if not args.no_plots:
+                plots.save_comparison_plots(comparison, staging, spec.scenario.currency)
+    except OSError as exc:
+        print(f"error: cannot write results to {str(shown)!r}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    shutil.rmtree(state, ignore_errors=True)
+    if args.quiet:
+        print(shown)
+        return EXIT_OK
+    scn = spec.scenario
+    title = spec.name if spec.name == scn.name else f"{spec.name} (scenario {scn.name!r})"
+    print(format_comparison(comparison, scn.currency, list(scn.profiles), title=title))
+    files = sorted(p.name for p in target.iterdir())
+    print(
+        f"\n{len(in_use) - resumed} runs computed in {wall:.1f} s"
+        + (f", {resumed} resumed from {shown_state}" if resumed else "")
+        + f" ({plan['processes']} process{'' if plan['processes'] == 1 else 'es'})."
+    )
+    print(f"Wrote {shown}{'' if str(shown).endswith('/') else '/'} ({', '.join(files)})")
     return EXIT_OK
 
 

@@ -103,6 +103,21 @@ def _duration_axis(ax: Axes) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def _round_duration_ticks(
+    ax: Axes, axis: str = "x", formatter: Callable[[float], str] | None = None
+) -> None:
+    """Linear time axis (seconds) with ticks at round numbers of the unit that suits its range
+    (0, 2 h, 4 h ... rather than 0, 4.17 h ...); call after the data are drawn."""
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    low, high = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    span = max(abs(low), abs(high))
+    unit = next((size for size in (86_400.0, 3_600.0, 60.0) if span >= 2 * size), 1.0)
+    ticks = MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]).tick_values(low / unit, high / unit) * unit
+    which.set_major_locator(FixedLocator(ticks[(ticks >= low) & (ticks <= high)]))
+    show = formatter or format_duration
+    which.set_major_formatter(FuncFormatter(lambda v, _pos: show(v)))
+
+
 def _money(value: float) -> str:
     """Short money label for annotations (two decimals below 100, none above)."""
     if not math.isfinite(value):
@@ -385,7 +400,7 @@ def metric_intervals(
     """One small panel per metric (default: the headline metrics of
     :func:`sim.report.comparison_metrics`) with each variant's mean over replications and its
     interval; the dashed line marks the baseline's mean."""
-    from sim.report import comparison_metrics, format_metric, metric_label
+    from sim.report import comparison_metrics, format_metric, metric_kind, metric_label
 
     chosen = list(metrics) if metrics is not None else comparison_metrics(comparison.metrics)
     variants = list(comparison.variants)
@@ -419,10 +434,13 @@ def metric_intervals(
         if math.isfinite(base):
             ax.axvline(base, color="0.5", linestyle="--", linewidth=1)
         ax.set_title(metric_label(metric, currency), fontsize="medium")
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.xaxis.set_major_formatter(
-            FuncFormatter(lambda v, _pos, metric=metric: format_metric(metric, v))
-        )
+        if metric_kind(metric) == "duration":
+            _round_duration_ticks(ax)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.xaxis.set_major_formatter(
+                FuncFormatter(lambda v, _pos, metric=metric: format_metric(metric, v))
+            )
         ax.tick_params(axis="x", labelsize="small")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, variants)
@@ -492,9 +510,10 @@ def tradeoff(comparison: Comparison, ax: Axes | None = None) -> Figure:
     table = comparison.table(needed).set_index(["metric", "variant"])
     colors = _variant_colors(comparison)
     for variant in comparison.variants:
-        x, y = table.loc["claim_latency_mean"].loc[[variant]], table.loc["earnings_gini"].loc[
-            [variant]
-        ]
+        x, y = (
+            table.loc["claim_latency_mean"].loc[[variant]],
+            table.loc["earnings_gini"].loc[[variant]],
+        )
         ax.errorbar(
             x["mean"].iloc[0],
             y["mean"].iloc[0],
@@ -515,9 +534,8 @@ def tradeoff(comparison: Comparison, ax: Axes | None = None) -> Figure:
                 fontsize="small",
                 color=colors[variant],
             )
-    ax.xaxis.set_major_locator(MaxNLocator(5))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_duration(x)))
     ax.margins(0.15)
+    _round_duration_ticks(ax)
     ax.grid(alpha=0.3)
     ax.text(
         0.99,

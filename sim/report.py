@@ -238,7 +238,7 @@ def _availability(profile: Any) -> str:
 
 
 def _profile(name: str, profile: Any) -> str:
-    options = profile.discovery if isinstance(profile.discovery, list) else [profile.discovery]
+    options = profile.discovery
     if len(options) == 1:
         finds = _discovery(options[0])
     else:
@@ -338,8 +338,9 @@ PROFILE_SHARE = "earnings_share"
 _KINDS = {key: (label, kind) for key, label, kind in COMPARISON_METRICS}
 
 
-def comparison_metrics(available: Sequence[str], profiles: Sequence[str] | None = None
-                       ) -> list[str]:
+def comparison_metrics(
+    available: Sequence[str], profiles: Sequence[str] | None = None
+) -> list[str]:
     """The headline metrics of a comparison that are among ``available`` (summary keys), in
     display order: :data:`COMPARISON_METRICS`, then ``earnings_share.<profile>`` per profile
     (``profiles`` order, the other profiles found in ``available`` after them, sorted)."""
@@ -363,6 +364,12 @@ def _metric_kind(metric: str) -> tuple[str, str]:
         label, kind = _KINDS[base]
         return f"{label}, {profile}", kind
     return metric, "index"
+
+
+def metric_kind(metric: str) -> str:
+    """Kind of value of a comparison metric: "index", "share", "money", "rate" (money per
+    hour), "duration" (seconds) or "minutes"."""
+    return _metric_kind(metric)[1]
 
 
 def metric_label(metric: str, currency: str = "EUR") -> str:
@@ -399,8 +406,12 @@ def p_value(value: Any) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def format_comparison(comparison: Comparison, currency: str = "EUR",
-                      profiles: Sequence[str] | None = None, title: str | None = None) -> str:
+def format_comparison(
+    comparison: Comparison,
+    currency: str = "EUR",
+    profiles: Sequence[str] | None = None,
+    title: str | None = None,
+) -> str:
     """The headline metrics of a :class:`sim.experiment.Comparison` as text: per metric and
     variant, the mean over replications with its interval, and the paired difference to the
     baseline with its interval and p-value, significant differences marked with ``*``."""
@@ -423,20 +434,27 @@ def format_comparison(comparison: Comparison, currency: str = "EUR",
         groups.append(metric_label(metric, currency))
         for variant in comparison.variants:
             row = own.loc[(metric, variant)]
-            cells = [variant, format_metric(metric, row["mean"]),
-                     interval(metric, row["ci_low"], row["ci_high"])]
+            cells = [
+                variant,
+                format_metric(metric, row["mean"]),
+                interval(metric, row["ci_low"], row["ci_high"]),
+            ]
             if diffs is not None and variant != base:
                 d = diffs.loc[(metric, variant)]
                 significant = _finite(d["p_value"]) and d["p_value"] < alpha
-                cells += [format_metric(metric, d["mean_diff"], True),
-                          interval(metric, d["ci_low"], d["ci_high"], True),
-                          p_value(d["p_value"]), "*" if significant else ""]
-            else:
+                cells += [
+                    format_metric(metric, d["mean_diff"], True),
+                    interval(metric, d["ci_low"], d["ci_high"], True),
+                    p_value(d["p_value"]),
+                    "*" if significant else "",
+                ]
+            elif diffs is not None:
                 cells += ["", "", "", ""]
             rows.append(cells)
     pct = f"{100 * level:g}%"
-    header = ("Variant", "Mean", f"{pct} interval", f"Diff. to {base}", f"{pct} interval", "p",
-              "")
+    header: tuple[str, ...] = ("Variant", "Mean", f"{pct} interval")
+    if diffs is not None:
+        header += (f"Diff. to {base}", f"{pct} interval", "p", "")
     lines = table(header, rows, indent="  ").split("\n")
     body, per_group = lines[:2], len(comparison.variants)
     for i, label in enumerate(groups):
@@ -446,10 +464,12 @@ def format_comparison(comparison: Comparison, currency: str = "EUR",
         f"{_plural(len(comparison.variants), 'variant')} x {_plural(n_reps, 'replication')} "
         f"with paired seeds; baseline {base!r}."
     )
-    note = (
-        f"Mean over replications with its {pct} t interval; difference to {base!r} over paired "
-        f"replications with its {pct} interval and the paired t-test p-value; * = significant "
-        f"at {100 * alpha:g}%. Shares in %, their differences in percentage points (pp); money "
-        f"in {currency}."
-    )
+    note = f"Mean over replications with its {pct} t interval"
+    if diffs is not None:
+        note += (
+            f"; difference to {base!r} over paired replications with its {pct} interval and "
+            f"the paired t-test p-value; * = significant at {100 * alpha:g}%. Shares in %, their "
+            "differences in percentage points (pp)"
+        )
+    note += f"; money in {currency}."
     return "\n".join([textwrap.fill(intro, WIDTH), textwrap.fill(note, WIDTH), "", *body])

@@ -1,4 +1,5 @@
-"""Smoke tests of sim.plots: the standard figures render from small synthetic tables."""
+"""Smoke tests of sim.plots: the standard figures of a run and of a comparison render from small
+synthetic tables."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import plots
+from sim import metrics, plots
+from sim.experiment import Comparison
 
 matplotlib.use("Agg")  # headless; sim.plots never touches pyplot, so setting it here is enough
 
@@ -83,3 +85,108 @@ def test_plots_accept_an_axes_and_empty_tables(tmp_path: Path) -> None:
     assert plots.latency_cdf(tasks, ax=ax) is fig
     paths = plots.save_run_plots(tasks.iloc[:0], workers.iloc[:0], 7 * DAY, tmp_path)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+COMPARISON_PLOTS = [
+    "metric_intervals.png",
+    "lorenz_overlay.png",
+    "tradeoff.png",
+    "profile_earnings.png",
+]
+
+
+def synthetic_comparison(
+    variants: tuple[str, ...] = ("fcfs", "lottery", "capped"), replications: int = 4, seed: int = 0
+) -> Comparison:
+    """A Comparison of random summary rows and earnings (no model), as sim.experiment makes."""
+    rng = np.random.default_rng(seed)
+    profiles = ("always_on", "employee", "student")
+    rows = []
+    for v, variant in enumerate(variants):
+        for r in range(replications):
+            shares = rng.dirichlet([6.0, 2.0, 1.0])
+            row = {
+                "variant": variant,
+                "replication": r,
+                "seed": 100 + r,
+                "fill_rate": rng.uniform(0.8, 1.0),
+                "earnings_gini": 0.8 - 0.1 * v + rng.normal(0, 0.01),
+                "earnings_top10_share": rng.uniform(0.4, 0.6),
+                "monthly_earnings_mean": rng.uniform(100, 130),
+                "monthly_earnings_median": rng.uniform(0, 20),
+                "claim_latency_mean": 60.0 * (1 + 5 * v) + rng.normal(0, 5),
+                "claim_latency_median": rng.uniform(0.5, 300.0),
+                "hourly_effective_median": rng.uniform(0, 3),
+                "unpaid_minutes_per_paid_hour": rng.uniform(300, 600),
+            }
+            for name, share in zip(profiles, shares, strict=True):
+                row[f"monthly_earnings_mean.{name}"] = rng.uniform(0, 500)
+                row[f"earnings_share.{name}"] = share
+            rows.append(row)
+    earnings = {
+        variant: (rng.pareto(1.5, 60) * (rng.random(60) < 0.7)).tolist() for variant in variants
+    }
+    return Comparison(
+        runs=pd.DataFrame(rows),
+        baseline=variants[0],
+        variants={name: {} for name in variants},
+        earnings=earnings,
+    )
+
+
+def test_save_comparison_plots_writes_four_pngs(tmp_path: Path) -> None:
+    comparison = synthetic_comparison()
+    paths = plots.save_comparison_plots(comparison, tmp_path / "plots", currency="USD")
+    assert [p.name for p in paths] == COMPARISON_PLOTS
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(COMPARISON_PLOTS)
+    for path in paths:
+        data = path.read_bytes()
+        assert len(data) > 1000 and data.startswith(PNG_SIGNATURE), path
+
+
+def test_comparison_plots_content() -> None:
+    comparison = synthetic_comparison()
+    fig = plots.metric_intervals(comparison, ["earnings_gini", "claim_latency_mean"])
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["Earnings Gini", "Claim latency, mean"]
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["fcfs", "lottery", "capped"]
+    default = plots.metric_intervals(comparison)  # headline metrics incl. per-profile shares
+    titles = [ax.get_title() for ax in default.axes if ax.get_visible()]
+    assert "Earnings share of student" in titles and len(titles) == 12
+
+    legend = [t.get_text() for t in plots.lorenz_overlay(comparison).axes[0].get_legend().texts]
+    gini = metrics.gini(comparison.earnings["lottery"])
+    assert any(text.startswith(f"lottery (Gini {gini:.3f}") for text in legend)
+
+    ax = plots.tradeoff(comparison).axes[0]
+    labels = {t.get_text() for t in ax.texts}
+    assert {"fcfs (baseline)", "lottery", "capped"} <= labels
+
+    ax = plots.profile_earnings(comparison, currency="USD").axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        plots.ALL_LABEL,
+        "always_on",
+        "employee",
+        "student",
+    ]
+    assert len(ax.patches) == 3 * 4  # one bar per variant and group
+    assert "USD" in ax.get_ylabel()
+
+
+def test_comparison_plots_accept_an_axes_and_odd_input(tmp_path: Path) -> None:
+    comparison = synthetic_comparison()
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plots.tradeoff(comparison, ax=ax) is fig
+    # one variant, undefined values (no claimed task in a run) and no earnings recorded
+    single = synthetic_comparison(("only",), replications=2)
+    single.runs.loc[0, "claim_latency_mean"] = math.nan
+    single.earnings = {}
+    paths = plots.save_comparison_plots(single, tmp_path)
+    assert all(p.stat().st_size > 0 for p in paths)
+    # metrics missing from the runs entirely
+    bare = synthetic_comparison(replications=2)
+    bare.runs = bare.runs[["variant", "replication", "seed", "fill_rate"]]
+    assert len(plots.save_comparison_plots(bare, tmp_path / "bare")) == 4
