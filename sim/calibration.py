@@ -257,7 +257,7 @@ def report(
         if tid not in targets.index:
             raise ValueError(f"calibration.targets.{tid}: no such row in the targets file")
         row = targets.loc[tid]
-        if spec.role == "input":
+        if spec.role == "input" and spec.measure is None:
             mean = input_value(scn, spec)
             se = low = high = np.nan
         else:
@@ -313,8 +313,10 @@ def fit(
 
     Each stage minimises the sum of squared standardised errors ((simulated mean - published)
     / tolerance)^2 over its targets, with the same seeds at every evaluation (common random
-    numbers make the objective smooth enough for Nelder-Mead, or a bounded scalar search for
-    one parameter). Returns the fitted scenario and the fitted value of each parameter by name.
+    numbers keep the objective nearly smooth: a bounded scalar search for
+    one parameter; Powell's line searches for several, which cope with the small jumps of a
+    simulated objective better than a simplex). Returns the fitted scenario and the fitted
+    value of each parameter by name.
     """
     from scipy.optimize import minimize, minimize_scalar
 
@@ -355,8 +357,8 @@ def fit(
         else:
             start = [min(max(_read(scn, stage.parameters[n].paths[0]), lo), hi)
                      for n, (lo, hi) in zip(names, bounds, strict=True)]
-            best = minimize(objective, start, method="Nelder-Mead", bounds=bounds,
-                            options={"xatol": stage.tolerance, "fatol": 0.05,
+            best = minimize(objective, start, method="Powell", bounds=bounds,
+                            options={"xtol": stage.tolerance, "ftol": 1e-3,
                                      "maxfev": stage.max_evals})
             values = list(best.x)
         fitted.update({n: round(float(v), 6) for n, v in zip(names, values, strict=True)})

@@ -307,6 +307,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="no progress bar and no table; print only the result folder",
     )
     compare.set_defaults(handler=cmd_compare)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="compare a calibrated scenario with published figures (and fit its parameters)",
+        description="Run the scenario's replications and print, per target row of the targets "
+        "file that the scenario's 'calibration' section names, the published value, the "
+        "simulated mean with its 95%% interval and whether it lies within the tolerance; "
+        "write the same as calibration.csv plus calibration.png. With --fit, first fit the "
+        "free parameters of the 'fit' stages (see docs/calibration.md).",
+    )
+    calibrate.add_argument("scenario", help="scenario YAML file with a calibration section")
+    calibrate.add_argument(
+        "--targets",
+        type=Path,
+        metavar="FILE",
+        help="published targets CSV (default: calibration/targets.csv)",
+    )
+    calibrate.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
+                           help=set_help)
+    calibrate.add_argument("--replications", type=_at_least(2), metavar="N",
+                           help="replications (default: the scenario's calibration section)")
+    calibrate.add_argument("--processes", type=_at_least(1), metavar="N",
+                           help="parallel processes (default: the number of cores)")
+    calibrate.add_argument("--fit", action="store_true",
+                           help="fit the free parameters first; writes fitted.yaml")
+    calibrate.add_argument("--check", action="store_true",
+                           help="exit with status 1 when a fitted target or an input is out "
+                           "of its band (for CI)")
+    calibrate.add_argument("--out", type=Path, metavar="DIR",
+                           help="result folder (default: results/<scenario name>-calibration)")
+    calibrate.add_argument("--quiet", action="store_true", help="no progress and no table")
+    calibrate.set_defaults(handler=cmd_calibrate)
     return parser
 
 
@@ -737,6 +769,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``microwork calibrate``: (fit, then) report simulated vs published targets."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sim import calibration, plots
+    from sim.report import format_calibration
+
+    scenario = _load(args)
+    if scenario.calibration is None:
+        raise UsageError(f"{args.scenario}: the scenario has no 'calibration' section")
+    path = args.targets or calibration.DEFAULT_TARGETS
+    if not Path(path).is_file():
+        raise UsageError(f"--targets {str(path)!r}: no such file")
+    targets = calibration.load_targets(path)
+    shown = args.out or Path("results") / f"{_safe_name(scenario.name)}-calibration"
+    target = shown.expanduser().resolve()
+    _check_target(target)
+    fitted: dict[str, float] = {}
+    if args.fit:
+        def log(message: str) -> None:
+            if not args.quiet:
+                print(message, file=sys.stderr)
+
+        scenario, fitted = calibration.fit(scenario, targets, processes=args.processes, log=log)
+    report = calibration.calibrate(scenario, targets, replications=args.replications,
+                                   processes=args.processes, progress=not args.quiet)
+    with staged_folder(target) as staging:
+        report.table.to_csv(staging / "calibration.csv", index=False)
+        plots.calibration(report).savefig(staging / "calibration.png", dpi=110)
+        if args.fit:
+            (staging / "fitted.yaml").write_text(yaml.safe_dump(scenario.to_dict(),
+                                                                 sort_keys=False))
+        manifest = {"scenario": scenario.to_dict(), "targets_file": str(path),
+                    "fitted": fitted, "ok": report.ok}
+        (staging / RESULT_MARKER).write_text(json.dumps(manifest, indent=2))
+    if not args.quiet:
+        if fitted:
+            print("Fitted: " + ", ".join(f"{k} = {v:.6g}" for k, v in fitted.items()))
+        print(format_calibration(report))
+        print(f"\nWrote {shown}")
+    return EXIT_FAILURE if args.check and not report.ok else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from sim.rules import RULES
 from sim.scenario import DAYS, Scenario
 
 if TYPE_CHECKING:
+    from sim.calibration import CalibrationReport
     from sim.experiment import Comparison
 
 NA = "n/a"
@@ -473,3 +474,30 @@ def format_comparison(
         )
     note += f"; money in {currency}."
     return "\n".join([textwrap.fill(intro, WIDTH), textwrap.fill(note, WIDTH), "", *body])
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def format_calibration(report: CalibrationReport) -> str:
+    """The calibration report as text: fitted, held-out and input targets, each with the
+    published value and band, the simulated mean and interval, and the verdict."""
+    blocks = []
+    titles = {"fitted": "Fitted targets (free parameters were fitted to these)",
+              "held_out": "Held-out targets (nothing was fitted to these)",
+              "input": "Inputs (set from the published figure)"}
+    for role, title in titles.items():
+        rows = report.table[report.table["role"] == role]
+        if rows.empty:
+            continue
+        body = [
+            [r.id, f"{r.published:.4g} ± {r.tolerance:.3g}", r.unit[:22], f"{r.simulated:.4g}",
+             "" if not _finite(r.ci_low) else f"[{r.ci_low:.4g}, {r.ci_high:.4g}]",
+             "yes" if r.within else "NO"]
+            for r in rows.itertuples()
+        ]
+        header = ["target", "published", "unit", "simulated", "95% interval", "within"]
+        blocks.append(f"{title}:\n{table(header, body, indent='  ')}")
+    verdict = "all fitted targets and inputs within tolerance" if report.ok else (
+        "SOME FITTED TARGETS OR INPUTS ARE OUT OF THEIR BAND")
+    return f"Calibration of {report.scenario}: {verdict}\n\n" + "\n\n".join(blocks)

@@ -243,8 +243,9 @@ class Platform(_Model):
 
 class TargetSpec(_Model):
     """How a scenario meets one row of the targets file: an ``input`` it sets (the sum of the
-    values at ``paths``, over the sum at ``per`` if given), or an outcome (``fitted`` or
-    ``held_out``) measured from the run by the named ``measure`` (see sim.calibration)."""
+    values at ``paths``, over the sum at ``per`` if given, or a ``measure`` of what the inputs
+    produce, such as the modal reward), or an outcome (``fitted`` or ``held_out``) measured
+    from the run by the named ``measure`` (see sim.calibration)."""
 
     role: Literal["input", "fitted", "held_out"]
     measure: str | None = None
@@ -255,14 +256,13 @@ class TargetSpec(_Model):
     def _check(self) -> TargetSpec:
         from sim.calibration import MEASURES
 
-        if self.role == "input" and not self.paths:
-            raise ValueError("an input target needs 'paths' (the scenario fields it sets)")
-        if self.role != "input":
-            if self.measure not in MEASURES:
-                raise ValueError(f"unknown measure {self.measure!r}; allowed: "
-                                 f"{', '.join(sorted(MEASURES))}")
-            if self.paths or self.per:
-                raise ValueError("an outcome target takes 'measure', not 'paths'")
+        if (self.measure is None) == (not self.paths):
+            raise ValueError("give either 'paths' (scenario fields an input sets) or 'measure'")
+        if self.role != "input" and self.measure is None:
+            raise ValueError("an outcome target is measured: give 'measure', not 'paths'")
+        if self.measure is not None and self.measure not in MEASURES:
+            raise ValueError(f"unknown measure {self.measure!r}; allowed: "
+                             f"{', '.join(sorted(MEASURES))}")
         return self
 
 
