@@ -240,6 +240,18 @@ class CalibrationReport:
         must = self.table[self.table["role"].isin(["fitted", "input"])]
         return bool(must["within"].all())
 
+    def _repr_html_(self) -> str:
+        """The verdict and one row per target, for Jupyter."""
+        from sim.html_report import calibration_html
+
+        return calibration_html(self)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Simulated against published, one row per target (see :func:`sim.plots.calibration`)."""
+        from sim.plots import calibration
+
+        return calibration(self, ax)
+
 
 def report(
     scn: Scenario,
@@ -335,12 +347,18 @@ def fit(
 
     for k, stage in enumerate(spec.fit):
         names = list(stage.parameters)
-        bounds = [stage.parameters[n].bounds for n in names]
+        params = [stage.parameters[n] for n in names]
+        # the optimiser works on x = value, or log10(value) for log-scale parameters
+        to_x = [np.log10 if p.log else float for p in params]
+        from_x = [(lambda x: 10.0**x) if p.log else float for p in params]
+        bounds = [(f(p.bounds[0]), f(p.bounds[1])) for f, p in zip(to_x, params, strict=True)]
 
         def objective(
-            x: np.ndarray, stage: Any = stage, names: list[str] = names, k: int = k
+            x: np.ndarray, stage: Any = stage, names: list[str] = names, k: int = k,
+            from_x: list[Callable[[float], float]] = from_x,
         ) -> float:
-            point = {n: float(v) for n, v in zip(names, np.atleast_1d(x), strict=True)}
+            point = {n: f(float(v))
+                     for n, f, v in zip(names, from_x, np.atleast_1d(x), strict=True)}
             trial = override(scn, changes({**fitted, **point}))
             runs = run_replications(trial, stage.replications or spec.replications, spec.seed,
                                     processes, progress)
@@ -355,11 +373,12 @@ def fit(
                                    options={"xatol": stage.tolerance, "maxiter": stage.max_evals})
             values = [best.x]
         else:
-            start = [min(max(_read(scn, stage.parameters[n].paths[0]), lo), hi)
-                     for n, (lo, hi) in zip(names, bounds, strict=True)]
+            start = [min(max(f(_read(scn, p.paths[0])), lo), hi)
+                     for f, p, (lo, hi) in zip(to_x, params, bounds, strict=True)]
             best = minimize(objective, start, method="Powell", bounds=bounds,
                             options={"xtol": stage.tolerance, "ftol": 1e-3,
                                      "maxfev": stage.max_evals})
             values = list(best.x)
-        fitted.update({n: round(float(v), 6) for n, v in zip(names, values, strict=True)})
+        fitted.update({n: round(f(float(v)), 6)
+                       for n, f, v in zip(names, from_x, values, strict=True)})
     return override(scn, changes(fitted)), fitted

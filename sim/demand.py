@@ -80,7 +80,11 @@ def build_demand(scn: Scenario, streams: Streams) -> Demand:
     type_names = list(scn.task_types)
     mix_types = [type_names.index(t) for t in req.task_mix]
     mix_p = np.asarray(list(req.task_mix.values()), dtype=float)
-    weights = req.activity.sample(streams.rng("requester_activity"), req.count)
+    rng = streams.rng("requester_activity")
+    if req.activity_draw == "quantiles":  # the same set of sizes every run, shuffled
+        weights = rng.permutation(req.activity.ppf((np.arange(req.count) + 0.5) / req.count))
+    else:
+        weights = req.activity.sample(rng, req.count)
     weights = weights / weights.sum() if weights.sum() > 0 else np.full(req.count, 1 / req.count)
     intensity = hourly_intensity(scn)
     starts = np.arange(len(intensity)) * HOUR

@@ -7,6 +7,7 @@ streams, so a distribution never owns random state.
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -26,6 +27,10 @@ class _Dist(BaseModel):
         """Expected value (inf when it does not exist)."""
         raise NotImplementedError
 
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        """Quantile function: the values below which a share ``q`` of draws fall."""
+        raise NotImplementedError
+
 
 class Constant(_Dist):
     """Always the same value: for inputs that are known exactly (caps, fixed prices)."""
@@ -39,6 +44,9 @@ class Constant(_Dist):
     def mean(self) -> float:
         return self.value
 
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(q), self.value)
+
 
 class Exponential(_Dist):
     """Memoryless waiting times (Poisson refreshes, textbook service times)."""
@@ -51,6 +59,9 @@ class Exponential(_Dist):
 
     def mean(self) -> float:
         return self.mean_
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        return -self.mean_ * np.log1p(-np.asarray(q))
 
 
 class Uniform(_Dist):
@@ -72,6 +83,9 @@ class Uniform(_Dist):
     def mean(self) -> float:
         return (self.low + self.high) / 2
 
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        return self.low + (self.high - self.low) * np.asarray(q)
+
 
 class Lognormal(_Dist):
     """Right-skewed positive values given by their median and log-scale spread (durations, pay)."""
@@ -85,6 +99,10 @@ class Lognormal(_Dist):
 
     def mean(self) -> float:
         return float(self.median * np.exp(self.sigma**2 / 2))
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        z = np.array([NormalDist().inv_cdf(x) for x in np.ravel(q)]).reshape(np.shape(q))
+        return self.median * np.exp(self.sigma * z)
 
 
 class Choice(_Dist):
@@ -118,6 +136,12 @@ class Choice(_Dist):
         p = self._p()
         return float(np.average(self.values, weights=p))
 
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        p = self._p()
+        cdf = np.cumsum(np.full(len(self.values), 1 / len(self.values)) if p is None else p)
+        index = np.minimum(np.searchsorted(cdf, np.asarray(q), side="right"), len(cdf) - 1)
+        return np.asarray(self.values, dtype=float)[index]
+
 
 class Pareto(_Dist):
     """Power law above ``min``, optionally truncated at ``max``: batch sizes, requester activity."""
@@ -134,7 +158,10 @@ class Pareto(_Dist):
         return self
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        u = rng.random(size)
+        return self.ppf(rng.random(size))
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        u = np.asarray(q)
         if self.max is None:
             return self.min * (1 - u) ** (-1 / self.alpha)
         # inverse CDF of the Pareto truncated to [min, max]
