@@ -20,7 +20,10 @@ from sim.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATED = ["france_2019", "mturk_2018", "field_app"]
 #: outcome targets the model cannot reach; each must be explained in docs/calibration.md
-KNOWN_GAPS = {"france_2019": {"fr_fte_jobs", "ff_share_over_10eur"}}
+KNOWN_GAPS = {
+    "france_2019": {"fr_fte_jobs", "ff_share_over_10eur"},
+    "mturk_2018": {"mturk_median_hourly_incl_unpaid", "mturk_share_above_7_25"},
+}
 
 
 @pytest.fixture(scope="module", params=CALIBRATED)
@@ -72,10 +75,9 @@ def test_inputs_match_published_values_exactly(name: str) -> None:
 
 
 def test_measured_input_matches_exactly() -> None:
-    """The modal reward of the MTurk scenario is measured from the tasks it posts."""
-    scn = sim.override(sim.load_scenario(ROOT / "scenarios" / "mturk_2018.yaml"),
-                       {"horizon": "1d"})
-    res = sim.run(scn, seed=3)
+    """The modal reward of the MTurk scenario is measured from the tasks it posts over its
+    week (over a single day, one huge batch can make another reward the most frequent)."""
+    res = sim.run(ROOT / "scenarios" / "mturk_2018.yaml", seed=3)
     assert res.summary["target.mturk_modal_reward"] == 0.05
 
 
