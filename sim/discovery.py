@@ -59,33 +59,58 @@ class _Engine:
         return delays
 
 
+class _Wave:
+    """The workers armed by one release, sorted by arrival time, consumed from the front."""
+
+    __slots__ = ("batch", "keys", "next", "versions", "workers")
+
+    def __init__(self, batch: OpenBatch, keys: list[float], workers: list[int],
+                 versions: list[int]) -> None:
+        self.batch = batch
+        self.keys = keys
+        self.workers = workers
+        self.versions = versions  # each worker's state version when armed
+        self.next = 0
+
+
 class RaceEngine(_Engine):
-    """Event-driven race: only arrivals that may claim something become SimPy events."""
+    """Event-driven race: only arrivals that may claim something become SimPy events.
+
+    Each release arms the idle eligible workers in a *wave*: their next arrival times,
+    computed at once with numpy and sorted. A heap holds one entry per wave, keyed by its
+    earliest pending arrival, so a release costs one sort, not one heap operation per idle
+    worker. An entry is stale when the worker has looked (or gone) since it was armed: its
+    state ``version`` moved on. A wave is dropped as soon as its batch is closed.
+    """
 
     def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
         super().__init__(env, scn, platform, streams)
         n = platform.pop.size
         self.anchor = np.zeros(n)  # time of the worker's last look (refresh phase)
-        self.key = [INF] * n  # next arrival while armed; pending notification otherwise
-        self.armed = [False] * n
-        self.heap: list[tuple[float, float, int]] = []
+        self.version = np.zeros(n, dtype=np.int64)  # bumped whenever a worker looks or goes
+        self.key = np.full(n, INF)  # next arrival drawn for the worker at ``key_version``
+        self.key_version = np.full(n, -1, dtype=np.int64)
+        self.heap: list[tuple[float, int, _Wave]] = []
         self.tiebreak = streams.rng("tiebreak")
         self.target = INF  # arrival time of the scheduled SimPy event
-        self.version = 0
+        self.event_id = 0
+        self.count = 0
 
     def idle(self, w: int) -> None:
         self.anchor[w] = self.env.now
-        self.armed[w] = False
-        self.key[w] = INF  # opening the app clears pending notifications
+        self.version[w] += 1  # opening the app clears pending notifications too
 
     def gone(self, w: int) -> None:
-        self.armed[w] = False
+        self.version[w] += 1
 
     def released(self, batch: OpenBatch) -> None:
         now = self.env.now
-        cand = np.flatnonzero(batch.eligible & self.platform.hungry)
+        hungry = np.flatnonzero(self.platform.hungry)
+        cand = hungry[self.platform.eligible_among(batch, hungry)]
         if len(cand) == 0:
             return
+        version = self.version[cand]
+        drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
         key = np.empty(len(cand))
         mode = self.mode[cand]
         per = mode == PERIODIC
@@ -93,59 +118,56 @@ class RaceEngine(_Engine):
             a, t = self.anchor[cand[per]], self.intervals[cand[per]]
             steps = np.maximum(np.ceil((now - a) / t), 1)  # first refresh after the last look
             key[per] = np.maximum(a + steps * t, now)
-        mem = mode == MEMORYLESS
+        mem = (mode == MEMORYLESS) & ~drawn  # a memoryless clock already drawn is kept
         if mem.any():
             key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
+        key[(mode == MEMORYLESS) & drawn] = self.key[cand[(mode == MEMORYLESS) & drawn]]
         note = mode == NOTIFICATION
-        if note.any():
-            key[note] = now + self._reaction_delays(cand[note])
-        ties = self.tiebreak.random(len(cand)).tolist()
-        armed, keys, heap = self.armed, self.key, self.heap
-        for w, k, r, m in zip(cand.tolist(), key.tolist(), ties, mode.tolist(), strict=True):
-            if armed[w]:
-                if m != NOTIFICATION or k >= keys[w]:
-                    continue  # same refresh schedule, or an earlier pending notification
-            elif m == NOTIFICATION and now < keys[w] < k:
-                k = keys[w]  # a notification received earlier is still pending
-            armed[w] = True
-            keys[w] = k
-            heapq.heappush(heap, (k, r, w))
+        if note.any():  # an earlier notification still pending wins
+            fresh = now + self._reaction_delays(cand[note])
+            pending = np.where(drawn[note], self.key[cand[note]], INF)
+            key[note] = np.minimum(fresh, pending)
+        self.key[cand] = key
+        self.key_version[cand] = version
+        order = np.lexsort((self.tiebreak.random(len(cand)), key))
+        wave = _Wave(batch, key[order].tolist(), cand[order].tolist(), version[order].tolist())
+        self._push(wave)
         self._schedule()
 
-    def _top(self) -> tuple[float, float, int] | None:
-        """Drop stale heap entries and workers the board has nothing for; return the top."""
-        heap, armed, keys, platform = self.heap, self.armed, self.key, self.platform
-        while heap:
-            k, _, w = heap[0]
-            if not armed[w] or keys[w] != k:
-                heapq.heappop(heap)
-            elif platform.acceptable(w) is None:
-                heapq.heappop(heap)
-                armed[w] = False  # parked until a release it may want (schedule kept)
-            else:
-                return heap[0]
-        return None
+    def _push(self, wave: _Wave) -> None:
+        """Put the wave back on the heap under its first live entry, or drop it."""
+        platform, version = self.platform, self.version
+        keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
+        while wave.batch.open and i < len(keys):
+            w = workers[i]
+            if versions[i] == version[w] and platform.acceptable(w) is not None:
+                wave.next = i
+                self.count += 1
+                heapq.heappush(self.heap, (keys[i], self.count, wave))
+                return
+            if versions[i] == version[w]:
+                self.version[w] += 1  # nothing on the board for it: parked until a release
+            i += 1
 
     def _schedule(self) -> None:
-        top = self._top()
-        if top is None or top[0] >= self.target:
+        if not self.heap or self.heap[0][0] >= self.target:
             return
-        self.target = top[0]
-        self.version += 1
-        ev = self.env.timeout(max(top[0] - self.env.now, 0.0), self.version)
+        self.target = self.heap[0][0]
+        self.event_id += 1
+        ev = self.env.timeout(max(self.target - self.env.now, 0.0), self.event_id)
         ev.callbacks.append(self._arrive)
 
     def _arrive(self, event: simpy.Event) -> None:
-        if event.value != self.version:
+        if event.value != self.event_id:
             return  # superseded by an earlier arrival
         target, self.target = self.target, INF
-        top = self._top()
-        while top is not None and top[0] <= target:
-            heapq.heappop(self.heap)
-            w = top[2]
-            self.armed[w] = False
-            self.platform.look(w)
-            top = self._top()
+        while self.heap and self.heap[0][0] <= target:
+            wave = heapq.heappop(self.heap)[2]
+            w, armed = wave.workers[wave.next], wave.versions[wave.next]
+            wave.next += 1
+            if armed == self.version[w]:
+                self.platform.look(w)
+            self._push(wave)
         self._schedule()
 
 
@@ -171,7 +193,8 @@ class PollingEngine(_Engine):
         self.generation[w] += 1
 
     def released(self, batch: OpenBatch) -> None:
-        cand = self.notified[batch.eligible[self.notified] & self.platform.hungry[self.notified]]
+        waiting = self.notified[self.platform.hungry[self.notified]]
+        cand = waiting[self.platform.eligible_among(batch, waiting)]
         now = self.env.now
         for w, d in zip(cand.tolist(), self._reaction_delays(cand).tolist(), strict=True):
             ev = self.env.timeout(d, (w, now))

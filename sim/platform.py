@@ -39,13 +39,17 @@ class Discovery(Protocol):
 class OpenBatch:
     """A batch on the board: its unclaimed tasks in order and who may take them."""
 
-    __slots__ = ("batch", "eligible", "entered", "entrants", "expected", "open", "tasks")
+    __slots__ = ("batch", "entered", "entrants", "expected", "kind", "open", "rate", "region",
+                 "tasks")
 
-    def __init__(self, batch: int, tasks: deque[int], eligible: np.ndarray, expected: float):
+    def __init__(self, batch: int, tasks: deque[int], kind: int, region: int, expected: float,
+                 rate: float):
         self.batch = batch
         self.tasks = tasks
-        self.eligible = eligible  # static eligibility per worker: type, region, reservation pay
+        self.kind = kind  # task type index
+        self.region = region  # -1 when the tasks can be done from anywhere
         self.expected = expected  # seconds of work (incl. mean travel) for a typical worker
+        self.rate = rate  # reward per hour of expected work, compared with reservation pay
         self.entrants: list[int] | None = None  # arrival order while a window round is open
         self.entered: set[int] = set()
         self.open = True  # False once its last task is claimed or it expired
@@ -133,18 +137,15 @@ class Platform:
         self.task_work = (demand.batch_effort[task_batch] * demand.task_spread).tolist()
         self.task_travel = demand.task_travel.tolist()
         self.task_draw = demand.task_approval_draw.tolist()
-        self._static = self._static_eligibility()
-
-    def _static_eligibility(self) -> list[np.ndarray]:
-        """Per task type, which workers accept it at all (profile's accepted types)."""
-        out = []
-        names = self.pop.profile_names
-        for t in self.demand.type_names:
-            ok = np.array(
-                [(p.task_types is None or t in p.task_types) for p in self.scn.profiles.values()]
-            )
-            out.append(ok[self.pop.profile] if len(names) else np.zeros(0, bool))
-        return out
+        # static eligibility: accepted task types per profile, region, reservation pay
+        self.accepts = np.array(
+            [[p.task_types is None or t in p.task_types for t in demand.type_names]
+             for p in scn.profiles.values()]
+        )
+        self.accepts_list = self.accepts.tolist()
+        self.profile = pop.profile.tolist()
+        self.region = pop.region.tolist()
+        self.reservation = pop.reservation_pay.tolist()
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -152,13 +153,10 @@ class Platform:
         d = self.demand
         tt = self.scn.task_types[d.type_names[d.batch_type[b]]]
         expected = float(d.batch_effort[b]) + (tt.travel.mean() if tt.travel is not None else 0)
-        eligible = self._static[d.batch_type[b]].copy()
-        if d.batch_region[b] >= 0:
-            eligible &= self.pop.region == d.batch_region[b]
-        rate = d.batch_reward[b] / (expected / 3600) if expected > 0 else np.inf
-        eligible &= self.pop.reservation_pay <= rate
+        rate = float(d.batch_reward[b]) / (expected / 3600) if expected > 0 else np.inf
         first = int(d.batch_first_task[b])
-        ob = OpenBatch(b, deque(range(first, first + int(d.batch_size[b]))), eligible, expected)
+        tasks = deque(range(first, first + int(d.batch_size[b])))
+        ob = OpenBatch(b, tasks, int(d.batch_type[b]), int(d.batch_region[b]), expected, rate)
         self.batches.append(ob)
         if self.window > 0:
             self._open_round(ob)
@@ -175,6 +173,20 @@ class Platform:
                 self.status[t] = EXPIRED
 
     # -- workers looking at the board ---------------------------------------------------
+    def eligible(self, w: int, ob: OpenBatch) -> bool:
+        """Worker ``w``'s profile takes this task type, in its region, at this pay."""
+        return (
+            self.accepts_list[self.profile[w]][ob.kind]
+            and (ob.region < 0 or self.region[w] == ob.region)
+            and self.reservation[w] <= ob.rate
+        )
+
+    def eligible_among(self, ob: OpenBatch, workers: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`eligible` over an array of worker ids."""
+        pop = self.pop
+        ok = self.accepts[pop.profile[workers], ob.kind] & (pop.reservation_pay[workers] <= ob.rate)
+        return ok & (pop.region[workers] == ob.region) if ob.region >= 0 else ok
+
     def can_claim(self, w: int) -> bool:
         """Online, below the claimed-task maximum, the daily cap and the monthly earnings cap."""
         return (
@@ -193,7 +205,7 @@ class Platform:
         while i < n:
             ob = batches[i]
             i += 1
-            if ob.open and ob.eligible[w] and ob.expected <= remaining:
+            if ob.open and ob.expected <= remaining and self.eligible(w, ob):
                 if w not in ob.entered:
                     return ob
                 advancing = False  # entered a round: acceptable again once it closes
@@ -203,7 +215,7 @@ class Platform:
 
     def _fits(self, w: int, ob: OpenBatch) -> bool:
         remaining = (self.session_end[w] - self.env.now) / self.speed[w]
-        return ob.eligible[w] and ob.expected <= remaining
+        return ob.expected <= remaining and self.eligible(w, ob)
 
     def look(self, w: int) -> int:
         """Worker ``w`` looks at the board and claims what it can; returns the number claimed.
