@@ -249,7 +249,9 @@ class CalibrationReport:
     def plot(self, ax: Any = None) -> Any:
         """Simulated against published, one row per target (see :func:`sim.plots.calibration`)."""
         from sim.plots import calibration
+        from sim.results import figures_in_notebooks
 
+        figures_in_notebooks()
         return calibration(self, ax)
 
 

@@ -339,6 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
                            help="result folder (default: results/<scenario name>-calibration)")
     calibrate.add_argument("--quiet", action="store_true", help="no progress and no table")
     calibrate.set_defaults(handler=cmd_calibrate)
+
+    report = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run, comparison or calibration folder",
+        description="Write one self-contained HTML page (plots embedded, nothing fetched: it "
+        "opens without network and can be sent as a single file) of RESULT_DIR, a folder "
+        "written by 'microwork run', 'compare' or 'calibrate': the scenario in plain words, "
+        "the headline table, the comparison with its intervals, the plots and the manifest. "
+        "Written atomically (a temporary file renamed into place).",
+    )
+    report.add_argument("result_dir", metavar="RESULT_DIR", type=Path, help="result folder")
+    report.add_argument("--out", type=Path, metavar="FILE",
+                        help="HTML file to write (default: RESULT_DIR/report.html)")
+    report.set_defaults(handler=cmd_report)
+    add_experiment_commands(commands)  # sweep, sensitivity (issue 6)
     return parser
 
 
@@ -768,6 +783,320 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- sweeps, sensitivity
+# microwork sweep / microwork sensitivity: a self-contained block (issue 6). The experiments
+# themselves live in sim.sweep and sim.sensitivity; here only arguments, output and folders.
+
+EXPERIMENT_EPILOG = """\
+executors (--executor):
+  local        a pool of --processes local processes (default: one per core)
+  inprocess    every run in this process, one after the other (debugging)
+  dask         start a local Dask cluster of --processes workers for this experiment
+  tcp://HOST:8786
+               the Dask cluster behind that scheduler (its workers need microwork installed)
+
+Finished runs are streamed to <out>.partial/ (one Parquet file per run) while the experiment
+runs: after an interruption (Ctrl-C, a killed job) the same command computes only the runs
+that are missing. At the end the result folder is written atomically and <out>.partial/ is
+removed.
+"""
+
+
+def _executor_name(text: str) -> str:
+    """argparse type of ``--executor``: local, inprocess, dask or a scheduler address."""
+    from sim.executors import EXECUTOR_NAMES
+
+    if text in EXECUTOR_NAMES or "://" in text:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected {', '.join(EXECUTOR_NAMES)} or a Dask scheduler address such as "
+        f"tcp://host:8786, got {text!r}"
+    )
+
+
+def _add_experiment_options(command: argparse.ArgumentParser, set_help: str) -> None:
+    command.add_argument(
+        "--executor",
+        type=_executor_name,
+        default="local",
+        metavar="local|inprocess|dask|ADDRESS",
+        help="where the runs execute (default: local process pool; see below)",
+    )
+    command.add_argument(
+        "--processes",
+        type=_at_least(1),
+        metavar="N",
+        help="local processes, or workers of a local Dask cluster (default: the spec's, else "
+        "the number of cores)",
+    )
+    command.add_argument("--replications", type=_at_least(1), metavar="N",
+                         help="replications per point (default: the spec's)")
+    command.add_argument("--seed", type=_seed, help="seed of the replication seeds "
+                         "(default: the spec's, else 1)")
+    command.add_argument("--set", dest="overrides", action="append", metavar="PATH=VALUE",
+                         help=set_help)
+    command.add_argument("--out", type=Path, metavar="DIR",
+                         help="result folder (default: results/<spec name>-<command>)")
+    command.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    command.add_argument("--quiet", action="store_true",
+                         help="no progress bar and no table; print only the result folder")
+
+
+def add_experiment_commands(commands: Any) -> None:
+    """Add the ``sweep`` and ``sensitivity`` subcommands to the ``microwork`` parser."""
+    set_help = "override a field of the spec's scenario by dotted path (as with run); repeatable"
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a full-factorial grid of scenario overrides with replications",
+        description="Run every point of the grid of SPEC (a YAML file with 'scenario', "
+        "'grid' and optionally 'overrides', 'replications', 'seed', 'metrics', 'processes'; "
+        "see scenarios/sweeps/) REPLICATIONS times with paired seeds, print each metric per "
+        "point with its 95% interval, and write runs.parquet, points.json, table.csv, "
+        "manifest.json and plots (a line plot per metric with interval bands, and a heat map "
+        "for two-axis grids) to a result folder.",
+        epilog=EXPERIMENT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sweep.add_argument("spec", metavar="SPEC", help="sweep spec YAML file")
+    _add_experiment_options(sweep, set_help)
+    sweep.set_defaults(handler=cmd_sweep)
+
+    sensitivity = commands.add_parser(
+        "sensitivity",
+        help="global sensitivity analysis (Sobol' or Morris, with SALib)",
+        description="Sample the parameters of SPEC (a YAML file with 'scenario', 'problem', "
+        "'outputs' and optionally 'method', 'n', 'replications', 'seed', 'second_order', "
+        "'levels', 'overrides', 'processes'; see scenarios/sweeps/) with SALib, run every "
+        "sample point, print the indices with their bootstrap intervals and write "
+        "indices.csv, runs.parquet, points.json, manifest.json and a plot of the indices.",
+        epilog=EXPERIMENT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sensitivity.add_argument("spec", metavar="SPEC", help="sensitivity spec YAML file")
+    sensitivity.add_argument("--n", type=_at_least(2), metavar="N",
+                             help="base sample size (Sobol': a power of 2) or Morris "
+                             "trajectories (default: the spec's)")
+    _add_experiment_options(sensitivity, set_help)
+    sensitivity.set_defaults(handler=cmd_sensitivity)
+
+
+def _experiment_spec(args: argparse.Namespace, loader: Any) -> Any:
+    """The spec of ``args.spec`` read by ``loader``, with ``--set`` applied to its scenario."""
+    import sim
+
+    changes = parse_overrides(args.overrides)  # syntax errors before reading the file
+    spec = loader(args.spec)
+    if changes:
+        spec.scenario = sim.override(spec.scenario, changes)
+    return spec
+
+
+def _run_experiment(args: argparse.Namespace, kind: str, name: str,
+                    launch: Any) -> tuple[Any, Path, Path, float] | int:
+    """Run ``launch(state_folder)`` with the finished runs streamed to ``<out>.partial``;
+    return (result, target, shown, wall time), or the exit status after an interruption or
+    a write error."""
+    shown = args.out if args.out is not None else Path("results") / f"{_safe_name(name)}-{kind}"
+    target = shown.expanduser().resolve()
+    _check_target(target)
+    state = target.with_name(target.name + PARTIAL_SUFFIX)
+    shown_state = Path(f"{shown}{PARTIAL_SUFFIX}") if shown.name else state
+    _check_state(state)
+    existed = state.exists()
+    before = len(list(state.glob("runs/*.parquet")))
+    if before and not args.quiet:
+        print(f"resuming from {shown_state}: {before} finished runs found", file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        result = launch(state)
+    except BaseException as exc:
+        done = len(list(state.glob("runs/*.parquet")))
+        if not existed and not done:
+            shutil.rmtree(state, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            kept = f"{done} finished runs are kept in {shown_state}; " if done else ""
+            print(f"interrupted: {kept}run the same command again to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if isinstance(exc, OSError):
+            print(f"error: cannot write the {kind} state to {str(shown_state)!r}: {exc}",
+                  file=sys.stderr)
+            return EXIT_FAILURE
+        raise
+    return result, target, shown, time.perf_counter() - start
+
+
+def _write_experiment(result: Any, target: Path, shown: Path, manifest: dict[str, Any],
+                      plot: Any) -> int:
+    """Write the result folder atomically (files, then ``plot(folder)`` unless None) and
+    remove the ``.partial`` state folder."""
+    try:
+        with staged_folder(target) as staging:
+            result.write_into(staging, manifest)
+            if plot is not None:
+                plot(staging)
+    except OSError as exc:
+        print(f"error: cannot write results to {str(shown)!r}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    shutil.rmtree(target.with_name(target.name + PARTIAL_SUFFIX), ignore_errors=True)
+    return EXIT_OK
+
+
+def _finish_message(result: Any, shown: Path, target: Path, wall: float) -> str:
+    stats = result.stats
+    resumed = stats.get("runs_resumed", 0)
+    files = sorted(p.name for p in target.iterdir())
+    return (
+        f"\n{stats.get('runs_computed', 0)} runs computed in {wall:.1f} s on "
+        f"{stats.get('executor', '?')}"
+        + (f", {resumed} resumed" if resumed else "")
+        + f".\nWrote {shown}{'' if str(shown).endswith('/') else '/'} ({', '.join(files)})"
+    )
+
+
+def format_sweep(result: Any, metrics: Sequence[str], currency: str = "EUR") -> str:
+    """Per metric, a table of the grid's points: swept values, mean and interval."""
+    from sim.report import format_metric, metric_label
+    from sim.report import table as text_table
+
+    reps = int(result.runs["replication"].nunique())
+    blocks = []
+    table = result.table(metrics)
+    params = result.parameters
+    pct = f"{100 * result.level:g}%"
+    for metric in metrics:
+        rows = table[table["metric"] == metric]
+        body = [
+            [*(_cell(row[p]) for p in params), format_metric(metric, row["mean"]),
+             f"{format_metric(metric, row['ci_low'])} to {format_metric(metric, row['ci_high'])}"]
+            for _, row in rows.iterrows()
+        ]
+        title = f"{metric_label(metric, currency)}: mean over {reps} replications"
+        blocks.append(title + "\n" + text_table([*params, "mean", f"{pct} interval"], body,
+                                                indent="  "))
+    return "\n\n".join(blocks)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_sensitivity(result: Any, currency: str = "EUR") -> str:
+    """Per output, a table of the parameters' indices with their bootstrap intervals."""
+    from sim.report import metric_label
+    from sim.report import table as text_table
+
+    indices = result.indices
+    shown = ["S1", "ST"] if result.method == "sobol" else ["mu_star", "sigma"]
+    blocks = []
+    pct = f"{100 * result.level:g}%"
+    for output in result.outputs:
+        rows = indices[indices["output"] == output].set_index(["parameter", "index"])
+        body = []
+        for name in result.names:
+            cells = [name]
+            for index in shown:
+                row = rows.loc[(name, index)]
+                cells.append(f"{row['value']:.3g}")
+                has_ci = row["conf"] == row["conf"]
+                cells.append(f"{row['ci_low']:.3g} to {row['ci_high']:.3g}" if has_ci else "")
+            body.append(cells)
+        header = ["parameter"]
+        for index in shown:
+            header += [index, f"{pct} interval" if index != "sigma" else ""]
+        blocks.append(metric_label(output, currency) + "\n"
+                      + text_table(header, body, indent="  "))
+    what = "Sobol' indices (S1 first order, ST total)" if result.method == "sobol" else \
+        "Morris screening (mu* mean absolute elementary effect, sigma its spread)"
+    return what + f", {len(result.x)} sample points\n\n" + "\n\n".join(blocks)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``microwork sweep``: run the grid (resuming from ``<out>.partial``), write the result
+    folder atomically, print a table per metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    from sim.sweep import load_sweep_spec, sweep
+
+    spec = _experiment_spec(args, load_sweep_spec)
+    replications = args.replications or spec.replications
+    seed = spec.seed if args.seed is None else args.seed
+
+    def launch(state: Path) -> Any:
+        return sweep(spec.scenario, spec.grid, replications, seed, executor=args.executor,
+                     processes=args.processes or spec.processes, store=state,
+                     progress=not args.quiet)
+
+    outcome = _run_experiment(args, "sweep", spec.name, launch)
+    if isinstance(outcome, int):
+        return outcome
+    result, target, shown, wall = outcome
+    currency = spec.scenario.currency
+
+    def plot(folder: Path) -> None:
+        from sim.sweep_plots import save_sweep_plots
+
+        save_sweep_plots(result, folder, spec.metrics, currency)
+
+    manifest = {"command": "sweep", "source": str(Path(args.spec).resolve()),
+                "metrics": spec.metrics, "cli_wall_time": wall}
+    status = _write_experiment(result, target, shown, manifest,
+                               None if args.no_plots else plot)
+    if status != EXIT_OK:
+        return status
+    if args.quiet:
+        print(shown)
+        return EXIT_OK
+    print(format_sweep(result, spec.metrics, currency))
+    print(_finish_message(result, shown, target, wall))
+    return EXIT_OK
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """``microwork sensitivity``: sample, run (resuming from ``<out>.partial``), analyse,
+    write the result folder atomically, print the indices."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    from sim.sensitivity import load_sensitivity_spec, sensitivity
+
+    spec = _experiment_spec(args, load_sensitivity_spec)
+
+    def launch(state: Path) -> Any:
+        return sensitivity(
+            spec.scenario, spec.problem, spec.method, args.n or spec.n, spec.outputs,
+            replications=args.replications or spec.replications,
+            seed=spec.seed if args.seed is None else args.seed,
+            second_order=spec.second_order, levels=spec.levels, executor=args.executor,
+            processes=args.processes or spec.processes, store=state, progress=not args.quiet)
+
+    outcome = _run_experiment(args, "sensitivity", spec.name, launch)
+    if isinstance(outcome, int):
+        return outcome
+    result, target, shown, wall = outcome
+    currency = spec.scenario.currency
+
+    def plot(folder: Path) -> None:
+        from sim.sweep_plots import save_sensitivity_plots
+
+        save_sensitivity_plots(result, folder, currency)
+
+    manifest = {"command": "sensitivity", "source": str(Path(args.spec).resolve()),
+                "cli_wall_time": wall}
+    status = _write_experiment(result, target, shown, manifest,
+                               None if args.no_plots else plot)
+    if status != EXIT_OK:
+        return status
+    if args.quiet:
+        print(shown)
+        return EXIT_OK
+    print(format_sensitivity(result, currency))
+    print(_finish_message(result, shown, target, wall))
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -815,6 +1144,29 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(format_calibration(report))
         print(f"\nWrote {shown}")
     return EXIT_FAILURE if args.check and not report.ok else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``microwork report``: write the self-contained HTML report of a result folder."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    from sim.html_report import REPORT_NAME, folder_kind, write_report
+
+    try:
+        folder_kind(args.result_dir)
+    except ValueError as exc:
+        raise UsageError(f"RESULT_DIR: {exc}") from None
+    out = args.out if args.out is not None else args.result_dir / REPORT_NAME
+    if out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a folder; give the HTML file to write")
+    try:
+        write_report(args.result_dir, out)
+    except OSError as exc:
+        print(f"error: cannot write the report to {str(out)!r}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"Wrote {out}")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

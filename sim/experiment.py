@@ -26,7 +26,7 @@ from scipy import stats
 from sim.errors import ScenarioError
 from sim.executors import Executor, open_executor, progress_bar
 from sim.model import run
-from sim.results import replace_dir
+from sim.results import ComparisonPlots, replace_dir
 from sim.scenario import Scenario, load_scenario, override
 
 IDENTITY = ["variant", "replication", "seed"]
@@ -80,6 +80,23 @@ class Comparison:
     variants: dict[str, dict[str, Any]]
     earnings: dict[str, list[float]] = field(default_factory=dict)  # replication 0 per variant
     level: float = 0.95
+
+    def __repr__(self) -> str:
+        reps = self.runs["replication"].nunique() if len(self.runs) else 0
+        return (f"<Comparison of {len(self.variants)} variants x {reps} replications, "
+                f"baseline {self.baseline!r}: {', '.join(self.variants)}>")
+
+    def _repr_html_(self) -> str:
+        """Headline metrics per variant with intervals and paired differences, for Jupyter."""
+        from sim.html_report import comparison_html
+
+        return comparison_html(self)
+
+    @property
+    def plot(self) -> ComparisonPlots:
+        """The comparison's figures, one call each: ``cmp.plot.tradeoff()`` (see
+        :class:`sim.results.ComparisonPlots`)."""
+        return ComparisonPlots(self)
 
     @property
     def metrics(self) -> list[str]:

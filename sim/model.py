@@ -3,7 +3,8 @@
 Workers and requesters are SimPy processes: a worker's process walks through its sessions
 (online, offline), a requester's process releases its batches. Claims, work and expiry are
 event callbacks on the platform; arrivals at the board come from the discovery engine.
-The core does no I/O: progress is reported through an optional callback.
+The core does no I/O: progress is reported through an optional callback (``progress=True``
+asks for a ``tqdm.auto`` bar, a widget in Jupyter, for notebooks).
 """
 
 from __future__ import annotations
@@ -66,20 +67,46 @@ def _groups(keys: np.ndarray) -> list[tuple[int, int, int]]:
     return list(zip(keys[begins].tolist(), begins.tolist(), ends.tolist(), strict=True))
 
 
+class _ProgressBar:
+    """A ``tqdm.auto`` bar over the simulated horizon, fed by :func:`run`'s progress callback."""
+
+    def __init__(self, label: str) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=100, desc=f"simulating {label}", unit="%", delay=1.0,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+
+    def __call__(self, fraction: float) -> None:
+        done = min(100, round(100 * fraction))
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def run(
     scenario: Scenario | dict[str, Any] | str,
     seed: int = 0,
     *,
     variant: str = "base",
     replication: int = 0,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | bool | None = None,
 ) -> RunResult:
     """Simulate ``scenario`` once with ``seed`` and return its tables and summary.
 
     ``variant`` and ``replication`` only label the result rows (identity columns).
-    ``progress`` is called with the fraction of the horizon simulated so far.
+    ``progress`` is called with the fraction of the horizon simulated so far; ``True`` shows a
+    progress bar instead (a widget in Jupyter, text in a terminal; shown after a second).
     """
     scn = load_scenario(scenario)
+    if progress is True:
+        bar = _ProgressBar(scn.name)
+        try:
+            return run(scn, seed, variant=variant, replication=replication, progress=bar)
+        finally:
+            bar.close()
+    progress = progress or None
     started = time.perf_counter()
     streams = Streams(seed)
     pop = build_population(scn, streams)

@@ -17,6 +17,10 @@ import pandas as pd
 from sim.scenario import Scenario, validate
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from sim.experiment import Comparison
     from sim.platform import Platform
     from sim.population import Population
 
@@ -145,9 +149,112 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-@dataclass
+def figures_in_notebooks() -> None:
+    """Let IPython and Jupyter display the ``Figure`` objects the plot accessors return as PNG
+    images, as pyplot's inline backend would, without using pyplot's global state. Does nothing
+    outside IPython or when a display for figures is already set up."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        formatter.lookup_by_type(Figure)
+    except KeyError:
+        formatter.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+
+
+class RunPlots:
+    """The standard figures of a run, one call each: ``res.plot.lorenz()``,
+    ``res.plot.monthly_earnings()``, ``res.plot.latency_cdf()``, ``res.plot.hourly_pay()``.
+
+    Each returns a ``matplotlib.figure.Figure`` (displayed in a notebook) drawn by the function
+    of the same name in :mod:`sim.plots` from the run's tables, with the scenario's currency;
+    pass ``ax=`` to draw into an Axes of a larger layout.
+    """
+
+    def __init__(self, result: RunResult) -> None:
+        figures_in_notebooks()
+        self._result = result
+
+    def lorenz(self, ax: Axes | None = None) -> Figure:
+        """Lorenz curves of earnings, overall and per profile (see :func:`sim.plots.lorenz`)."""
+        from sim import plots
+
+        return plots.lorenz(self._result.workers, ax=ax)
+
+    def monthly_earnings(self, ax: Axes | None = None) -> Figure:
+        """Monthly earnings by profile (see :func:`sim.plots.monthly_earnings_by_profile`)."""
+        from sim import plots
+
+        res = self._result
+        return plots.monthly_earnings_by_profile(res.workers, res.horizon, ax,
+                                                 res.scenario.currency)
+
+    def latency_cdf(self, ax: Axes | None = None) -> Figure:
+        """Claim latency by the winner's profile (see :func:`sim.plots.latency_cdf`)."""
+        from sim import plots
+
+        res = self._result
+        return plots.latency_cdf(res.tasks, ax, profiles=[str(p) for p in res.scenario.profiles])
+
+    def hourly_pay(self, ax: Axes | None = None) -> Figure:
+        """Pay per hour of paid work vs per hour online (see :func:`sim.plots.hourly_pay`)."""
+        from sim import plots
+
+        return plots.hourly_pay(self._result.workers, ax, self._result.scenario.currency)
+
+
+class ComparisonPlots:
+    """The figures of a :class:`sim.experiment.Comparison`, one call each:
+    ``cmp.plot.metric_intervals()``, ``cmp.plot.tradeoff()``, ``cmp.plot.lorenz_overlay()``,
+    ``cmp.plot.profile_earnings()`` (the functions of the same names in :mod:`sim.plots`)."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        figures_in_notebooks()
+        self._comparison = comparison
+
+    def metric_intervals(self, metrics: list[str] | None = None, currency: str = "EUR"
+                         ) -> Figure:
+        """Each headline metric per variant with its interval."""
+        from sim import plots
+
+        return plots.metric_intervals(self._comparison, metrics, currency)
+
+    def tradeoff(self, ax: Axes | None = None) -> Figure:
+        """Earnings Gini against mean claim latency, one point per variant."""
+        from sim import plots
+
+        return plots.tradeoff(self._comparison, ax)
+
+    def lorenz_overlay(self, ax: Axes | None = None) -> Figure:
+        """Lorenz curves of earnings of every variant (replication 0)."""
+        from sim import plots
+
+        return plots.lorenz_overlay(self._comparison, ax)
+
+    def profile_earnings(self, ax: Axes | None = None, currency: str = "EUR") -> Figure:
+        """Mean monthly earnings by profile and variant, with intervals."""
+        from sim import plots
+
+        return plots.profile_earnings(self._comparison, ax, currency)
+
+
+@dataclass(repr=False)
 class RunResult:
-    """Everything one run produced: tables, headline summary and run statistics."""
+    """Everything one run produced: tables, headline summary and run statistics.
+
+    In a notebook a result displays as its headline and per-profile tables; ``res.plot``
+    draws its standard figures (``res.plot.lorenz()``, see :class:`RunPlots`).
+    """
 
     scenario: Scenario
     seed: int
@@ -162,6 +269,24 @@ class RunResult:
     def horizon(self) -> float:
         """Simulated time in seconds."""
         return self.scenario.horizon
+
+    @property
+    def plot(self) -> RunPlots:
+        """The run's standard figures, one call each: ``res.plot.lorenz()`` (see
+        :class:`RunPlots`)."""
+        return RunPlots(self)
+
+    def __repr__(self) -> str:
+        gini = self.summary.get("earnings_gini", float("nan"))
+        return (f"<RunResult {self.scenario.name!r} seed={self.seed} variant={self.variant!r} "
+                f"replication={self.replication}: {len(self.tasks):,} tasks, "
+                f"{len(self.workers):,} workers, earnings Gini {gini:.3f}>")
+
+    def _repr_html_(self) -> str:
+        """Headline and per-profile tables, for Jupyter."""
+        from sim.html_report import run_html
+
+        return run_html(self)
 
     def manifest(self) -> dict[str, Any]:
         """What was run, with which seed, code version and cost."""

@@ -97,10 +97,12 @@ class Session(_Model):
     """A recurring session in a worker's weekly rhythm: on ``days``, with ``probability``, the
     worker goes online at a time of day drawn from ``start`` for a ``duration``."""
 
-    days: tuple[Day, ...] = Field(default=DAYS, min_length=1)
-    start: DurationDist
-    duration: DurationDist
-    probability: float = Field(default=1.0, ge=0, le=1)
+    days: tuple[Day, ...] = Field(default=DAYS, min_length=1,
+                                  description="Days of the week the session may happen on.")
+    start: DurationDist = Field(description="Time of day it starts (duration after midnight).")
+    duration: DurationDist = Field(description="How long the worker stays online.")
+    probability: float = Field(default=1.0, ge=0, le=1, description=(
+        "Chance that it happens on each of its days, times the worker's engagement."))
 
 
 class Discovery(_Model):
@@ -113,10 +115,15 @@ class Discovery(_Model):
     task it finishes. A profile may mix several modes, each with the ``share`` of its workers.
     """
 
-    mode: Literal["refresh", "script", "notification"]
-    share: float = Field(default=1.0, ge=0, le=1)
-    interval: DurationDist | None = None
-    reaction: DurationDist | None = None
+    mode: Literal["refresh", "script", "notification"] = Field(
+        description="How the worker learns of new tasks.")
+    share: float = Field(default=1.0, ge=0, le=1, description=(
+        "Share of the profile's workers using this mode (a profile's shares sum to 1)."))
+    interval: DurationDist | None = Field(default=None, description=(
+        "refresh, script: time between two looks at the task list, constant (periodic) or "
+        "exponential (memoryless); script default 1 s."))
+    reaction: DurationDist | None = Field(default=None, description=(
+        "notification: delay from a release to the worker looking at the task list."))
 
     @model_validator(mode="before")
     @classmethod
@@ -151,17 +158,28 @@ class Profile(_Model):
     """A kind of worker: share of the population, availability, discovery, speed, quality,
     reservation pay, task types and regions."""
 
-    share: float = Field(ge=0, le=1)
-    description: str = ""
-    always_online: bool = False
-    sessions: tuple[Session, ...] = ()
-    engagement: Dist = Field(default_factory=lambda: coerce_one(1.0))
-    discovery: Annotated[tuple[Discovery, ...], BeforeValidator(_as_list), Field(min_length=1)]
-    speed: Dist = Field(default_factory=lambda: coerce_one(1.0))
-    rejection_probability: Dist = Field(default_factory=lambda: coerce_one(0.0))
-    reservation_pay: Dist = Field(default_factory=lambda: coerce_one(0.0))
-    task_types: tuple[str, ...] | None = None
-    regions: Shares | None = None
+    share: float = Field(ge=0, le=1, description=(
+        "Share of the registered workers (the shares of all profiles sum to 1)."))
+    description: str = Field(default="", description="Free text, shown in reports.")
+    always_online: bool = Field(default=False, description=(
+        "Online for the whole horizon; sessions are then ignored."))
+    sessions: tuple[Session, ...] = Field(default=(), description=(
+        "The weekly rhythm: recurring sessions."))
+    engagement: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-worker multiplier of every session's probability, drawn once per worker."))
+    discovery: Annotated[tuple[Discovery, ...], BeforeValidator(_as_list), Field(min_length=1)] = (
+        Field(description="One discovery mode, or a list of modes with their shares."))
+    speed: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-worker multiplier on the time a task takes (below 1: faster than typical); "
+        "positive mean."))
+    rejection_probability: Dist = Field(default_factory=lambda: coerce_one(0.0), description=(
+        "Per-worker chance that submitted work is rejected (and unpaid)."))
+    reservation_pay: Dist = Field(default_factory=lambda: coerce_one(0.0), description=(
+        "Per-worker lowest pay per hour of effort: tasks paying less are ignored."))
+    task_types: tuple[str, ...] | None = Field(default=None, description=(
+        "Names of the task types the workers accept (default: all)."))
+    regions: Shares | None = Field(default=None, description=(
+        "Shares of the profile's workers per region (default: the scenario's regions)."))
 
     @field_validator("speed")
     @classmethod
@@ -181,14 +199,22 @@ class TaskType(_Model):
     """A kind of task: reward (or pay rate per hour of effort), effort, batch size, expiry,
     and whether it is done in a shop of a region (with travel time)."""
 
-    reward: Dist | None = None
-    pay_rate: Dist | None = None
-    effort: DurationDist
-    effort_spread: Dist = Field(default_factory=lambda: coerce_one(1.0))
-    batch_size: Dist = Field(default_factory=lambda: coerce_one(1.0))
-    expiry: Duration | None = None
-    regional: bool = False
-    travel: DurationDist | None = None
+    reward: Dist | None = Field(default=None, description=(
+        "Pay per task, drawn per batch, rounded to cents (give this or pay_rate)."))
+    pay_rate: Dist | None = Field(default=None, description=(
+        "Pay per hour of effort, drawn per batch (give this or reward)."))
+    effort: DurationDist = Field(description=(
+        "Work a typical worker needs for one task, drawn per batch."))
+    effort_spread: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-task multiplier on the batch's effort."))
+    batch_size: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Tasks per batch (rounded down, at least 1)."))
+    expiry: Duration | None = Field(default=None, description=(
+        "Time after release when unclaimed tasks expire (default: never)."))
+    regional: bool = Field(default=False, description=(
+        "Done in a shop: each batch gets a region and only that region's workers take it."))
+    travel: DurationDist | None = Field(default=None, description=(
+        "Regional tasks: travel time added to the work of each task."))
 
     @model_validator(mode="after")
     def _check(self) -> TaskType:
@@ -203,12 +229,20 @@ class Requesters(_Model):
     """Requesters post batches of tasks: Poisson arrivals modulated by hour of day and day of
     week, each requester's share of arrivals proportional to its drawn ``activity``."""
 
-    count: int = Field(ge=1)
-    activity: Dist = Field(default_factory=lambda: coerce_one(1.0))
-    batches_per_day: float = Field(ge=0)
-    hour_of_day: tuple[float, ...] = (1.0,) * 24
-    day_of_week: tuple[float, ...] = (1.0,) * 7
-    task_mix: Shares
+    count: int = Field(ge=1, description="Number of requesters.")
+    activity: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-requester weight of its share of the batches (heavy-tailed: a few post most)."))
+    activity_draw: Literal["random", "quantiles"] = Field(default="random", description=(
+        "'random': each requester's weight is drawn; 'quantiles': the weights are the "
+        "activity distribution's quantiles at (i + 0.5) / count, shuffled, so the concentration "
+        "of requesters is the same in every run (less noise in heavy-tailed markets)."))
+    batches_per_day: float = Field(ge=0, description=(
+        "Batches a day over all requesters, for the full-size market (times scale)."))
+    hour_of_day: tuple[float, ...] = Field(default=(1.0,) * 24, description=(
+        "24 relative weights of the arrival rate, hours 0 to 23."))
+    day_of_week: tuple[float, ...] = Field(default=(1.0,) * 7, description=(
+        "7 relative weights of the arrival rate, mon to sun (day 0 is a Monday)."))
+    task_mix: Shares = Field(description="Share of the batches of each task type.")
 
     @field_validator("hour_of_day")
     @classmethod
@@ -231,14 +265,22 @@ class Platform(_Model):
     of effort (rewards below it are raised; with ``demand_elasticity`` > 0 requesters then post
     fewer tasks: each is kept with probability (raised / original reward) ** -elasticity)."""
 
-    allocation: AllocationConfig = Field(default_factory=lambda: AllocationConfig(rule="fcfs"))
-    commission: float = Field(default=0.0, ge=0, lt=1)
-    daily_cap: int | None = Field(default=None, ge=1)
-    max_claimed: int = Field(default=1, ge=1)
-    payout_threshold: float = Field(default=0.0, ge=0)
-    monthly_cap: float | None = Field(default=None, gt=0)
-    minimum_pay_rate: float | None = Field(default=None, ge=0)
-    demand_elasticity: float = Field(default=0.0, ge=0)
+    allocation: AllocationConfig = Field(default_factory=lambda: AllocationConfig(rule="fcfs"),
+                                         description="The allocation rule and its parameters.")
+    commission: float = Field(default=0.0, ge=0, lt=1, description=(
+        "Fee on approved work, a fraction of the reward, paid by the requester on top."))
+    daily_cap: int | None = Field(default=None, ge=1, description=(
+        "Most tasks a worker may claim per day (default: no cap)."))
+    max_claimed: int = Field(default=1, ge=1, description=(
+        "Claimed but unfinished tasks a worker may hold at once."))
+    payout_threshold: float = Field(default=0.0, ge=0, description=(
+        "Earnings below it at the end are not paid out (recorded as withheld)."))
+    monthly_cap: float | None = Field(default=None, gt=0, description=(
+        "Most a worker may earn per 30 days; no new claims once reached (default: no cap)."))
+    minimum_pay_rate: float | None = Field(default=None, ge=0, description=(
+        "Lowest pay per hour of effort: smaller rewards are raised to it (default: none)."))
+    demand_elasticity: float = Field(default=0.0, ge=0, description=(
+        "How many tasks requesters drop when rewards are raised (0: none)."))
 
 
 class TargetSpec(_Model):
@@ -247,10 +289,15 @@ class TargetSpec(_Model):
     produce, such as the modal reward), or an outcome (``fitted`` or ``held_out``) measured
     from the run by the named ``measure`` (see sim.calibration)."""
 
-    role: Literal["input", "fitted", "held_out"]
-    measure: str | None = None
-    paths: tuple[str, ...] = ()
-    per: tuple[str, ...] = ()
+    role: Literal["input", "fitted", "held_out"] = Field(description=(
+        "input: set by the scenario; fitted: free parameters are fitted to it; held_out: "
+        "an outcome nothing is fitted to."))
+    measure: str | None = Field(default=None, description=(
+        "Name of the measure computed from a run (see sim.calibration.MEASURES)."))
+    paths: tuple[str, ...] = Field(default=(), description=(
+        "input: scenario paths whose values add up to the figure."))
+    per: tuple[str, ...] = Field(default=(), description=(
+        "input: scenario paths whose sum divides the sum of paths."))
 
     @model_validator(mode="after")
     def _check(self) -> TargetSpec:
@@ -269,8 +316,11 @@ class TargetSpec(_Model):
 class FitParameter(_Model):
     """A free parameter: its value is written at every one of ``paths``, within ``bounds``."""
 
-    paths: tuple[str, ...] = Field(min_length=1)
-    bounds: tuple[float, float]
+    paths: tuple[str, ...] = Field(min_length=1, description=(
+        "Scenario paths that all receive the parameter's value."))
+    bounds: tuple[float, float] = Field(description="Lowest and highest value searched.")
+    log: bool = Field(default=False, description=(
+        "Search on a log scale (for a positive parameter spanning orders of magnitude)."))
 
 
 class FitStage(_Model):
@@ -280,18 +330,22 @@ class FitStage(_Model):
     parameters: Annotated[
         dict[str, FitParameter], Field(min_length=1), AfterValidator(FrozenDict)
     ]
-    targets: tuple[str, ...] = Field(min_length=1)
-    replications: int | None = Field(default=None, ge=2)
-    tolerance: float = Field(default=1e-3, gt=0)
-    max_evals: int = Field(default=40, ge=1)
+    targets: tuple[str, ...] = Field(min_length=1, description=(
+        "Ids of the fitted targets of this stage."))
+    replications: int | None = Field(default=None, ge=2, description=(
+        "Replications per evaluation (default: the calibration section's)."))
+    tolerance: float = Field(default=1e-3, gt=0, description=(
+        "Tolerance of the optimiser on the parameters."))
+    max_evals: int = Field(default=40, ge=1, description="Most evaluations of the objective.")
 
 
 class CalibrationSpec(_Model):
     """Which published figures the scenario targets and how its free parameters are fitted."""
 
-    market: str
-    replications: int = Field(default=5, ge=2)
-    seed: int = 1
+    market: str = Field(description="Market of the targets file's rows (e.g. france).")
+    replications: int = Field(default=5, ge=2, description=(
+        "Replications of the calibration report."))
+    seed: int = Field(default=1, description="Seed of the replications.")
     targets: Annotated[dict[str, TargetSpec], Field(min_length=1), AfterValidator(FrozenDict)]
     fit: tuple[FitStage, ...] = ()
 
@@ -312,14 +366,18 @@ class Scenario(_Model):
     can be run scaled down (fast) or at full size with the same parameters.
     """
 
-    name: str = "scenario"
-    description: str = ""
-    currency: str = "EUR"
-    horizon: PositiveDuration
-    scale: float = Field(default=1.0, gt=0)
-    engine: Literal["race", "polling"] = "race"
-    workers: int = Field(ge=1)
-    regions: Shares = Field(default_factory=FrozenDict)
+    name: str = Field(default="scenario", description=(
+        "Short name: labels the results and names default result folders."))
+    description: str = Field(default="", description="Free text, shown in reports.")
+    currency: str = Field(default="EUR", description="Currency of every amount of money.")
+    horizon: PositiveDuration = Field(description="Simulated time.")
+    scale: float = Field(default=1.0, gt=0, description=(
+        "Multiplies the workers and the task volume together, to run a market scaled down."))
+    engine: Literal["race", "polling"] = Field(default="race", description=(
+        "race: event-driven; polling: the literal oracle simulating every refresh (slow)."))
+    workers: int = Field(ge=1, description="Registered workers of the full-size market.")
+    regions: Shares = Field(default_factory=FrozenDict, description=(
+        "Shares of the workers per region (needed by regional task types)."))
     profiles: Annotated[dict[str, Profile], Field(min_length=1), AfterValidator(FrozenDict)]
     task_types: Annotated[dict[str, TaskType], Field(min_length=1), AfterValidator(FrozenDict)]
     requesters: Requesters
