@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from sim.errors import ScenarioError
+from sim.progress import HorizonProgress
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -544,32 +545,6 @@ def staged_folder(target: Path) -> Iterator[Path]:
         raise
 
 
-class _Progress:
-    """A tqdm bar fed by ``sim.run``'s progress callback (fraction of the horizon simulated);
-    it only appears when the run lasts more than ``delay`` seconds."""
-
-    def __init__(self, label: str, disable: bool, delay: float = 2.0) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=100,
-            desc=label,
-            unit="%",
-            delay=delay,
-            disable=disable,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
-            file=sys.stderr,
-        )
-
-    def __call__(self, fraction: float) -> None:
-        done = min(100, round(100 * fraction))
-        if done > self.bar.n:
-            self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -588,7 +563,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_target(target)
     try:
         with staged_folder(target) as staging:
-            progress = _Progress(f"simulating {scenario.name}", disable=args.quiet)
+            progress = HorizonProgress(f"simulating {scenario.name}", disable=args.quiet,
+                                       delay=2.0, notebook=False)
             try:
                 result = sim.run(scenario, seed=args.seed, progress=progress)
             finally:

@@ -22,6 +22,7 @@ from sim.discovery import ENGINES
 from sim.metrics import summarize
 from sim.platform import Platform
 from sim.population import DAY, build_population
+from sim.progress import HorizonProgress
 from sim.results import RunResult, task_table, worker_table
 from sim.scenario import Scenario, load_scenario
 from sim.streams import Streams
@@ -67,24 +68,6 @@ def _groups(keys: np.ndarray) -> list[tuple[int, int, int]]:
     return list(zip(keys[begins].tolist(), begins.tolist(), ends.tolist(), strict=True))
 
 
-class _ProgressBar:
-    """A ``tqdm.auto`` bar over the simulated horizon, fed by :func:`run`'s progress callback."""
-
-    def __init__(self, label: str) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=100, desc=f"simulating {label}", unit="%", delay=1.0,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-
-    def __call__(self, fraction: float) -> None:
-        done = min(100, round(100 * fraction))
-        if done > self.bar.n:
-            self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def run(
     scenario: Scenario | dict[str, Any] | str,
     seed: int = 0,
@@ -101,7 +84,7 @@ def run(
     """
     scn = load_scenario(scenario)
     if progress is True:
-        bar = _ProgressBar(scn.name)
+        bar = HorizonProgress(f"simulating {scn.name}")
         try:
             return run(scn, seed, variant=variant, replication=replication, progress=bar)
         finally:

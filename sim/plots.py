@@ -159,12 +159,17 @@ def lorenz(workers: pd.DataFrame, ax: Axes | None = None) -> Figure:
         )
     if earnings.size == 0:
         _no_data(ax, "No workers")
+    return _lorenz_axes(fig, ax, "Lorenz curve of earnings")
+
+
+def _lorenz_axes(fig: Figure, ax: Axes, title: str) -> Figure:
+    """Axes, labels and legend shared by every Lorenz-curve figure."""
     ax.set(
         xlim=(0, 100),
         ylim=(0, 100),
         xlabel="Cumulative share of workers, lowest earners first (%)",
         ylabel="Cumulative share of total earnings (%)",
-        title="Lorenz curve of earnings",
+        title=title,
     )
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
@@ -482,17 +487,7 @@ def lorenz_overlay(comparison: Comparison, ax: Axes | None = None) -> Figure:
         drawn += 1
     if not drawn:
         _no_data(ax, "No earnings recorded")
-    ax.set(
-        xlim=(0, 100),
-        ylim=(0, 100),
-        xlabel="Cumulative share of workers, lowest earners first (%)",
-        ylabel="Cumulative share of total earnings (%)",
-        title="Lorenz curves of earnings by variant (replication 0)",
-    )
-    ax.set_aspect("equal")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
-    return fig
+    return _lorenz_axes(fig, ax, "Lorenz curves of earnings by variant (replication 0)")
 
 
 def tradeoff(comparison: Comparison, ax: Axes | None = None) -> Figure:

@@ -20,6 +20,7 @@ import yaml
 
 import sim
 from sim import cli
+from sim.progress import HorizonProgress
 
 RESULT_FILES = {"tasks.parquet", "workers.parquet", "summary.json", "manifest.json"}
 PLOT_FILES = {"lorenz.png", "monthly_earnings.png", "latency_cdf.png", "hourly_pay.png"}
@@ -106,7 +107,7 @@ def test_run_prints_summary_and_no_progress_bar_for_a_quick_run(
 
 
 def test_progress_bar(capsys: Any) -> None:
-    progress = cli._Progress("simulating test", disable=False, delay=0)
+    progress = HorizonProgress("simulating test", delay=0, notebook=False)
     for fraction in (0.25, 0.5, 1.0):
         progress(fraction)
     progress.close()

@@ -1,0 +1,39 @@
+"""Progress bars for long runs, fed by ``sim.run``'s progress callback.
+
+Kept out of the model core: ``sim.run`` only calls a callback with the fraction of the
+horizon simulated; this bar turns that into a tqdm bar (a widget in Jupyter, text elsewhere).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+class HorizonProgress:
+    """A bar over the simulated horizon that appears only when a run lasts over ``delay`` s."""
+
+    def __init__(self, label: str, disable: bool = False, delay: float = 1.0,
+                 notebook: bool = True) -> None:
+        if notebook:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=100,
+            desc=label,
+            unit="%",
+            delay=delay,
+            disable=disable,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+            file=sys.stderr,
+        )
+
+    def __call__(self, fraction: float) -> None:
+        done = min(100, round(100 * fraction))
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        """Finish the bar."""
+        self.bar.close()
