@@ -64,7 +64,7 @@ def _measure_once(scn: sim.Scenario, executor: Any, processes: int | None) -> di
 
 
 QUIET_LOAD = 0.5
-QUIET_WAIT = 120.0
+QUIET_WAIT = 60.0
 
 
 def wait_for_quiet() -> None:
