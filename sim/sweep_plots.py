@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from sim.plots import DPI, _figure_and_axes
 from sim.report import format_metric, metric_label
@@ -93,6 +94,7 @@ def sweep_lines(result: SweepResult, metric: str, ax: Axes | None = None,
         ax.set_xticks(xs, [_level_label(level[0]) for level in x_axis.values])
     ax.set_xlabel(_axis_title(x_axis))
     ax.set_ylabel(metric_label(metric, currency))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_metric(metric, v)))
     reps = int(result.runs["replication"].nunique())
     ax.set_title(f"{metric_label(metric, currency)}: mean and {100 * result.level:g}% interval "
                  f"over {reps} replication{'s' if reps != 1 else ''}", fontsize="medium")
@@ -115,7 +117,8 @@ def sweep_heatmap(result: SweepResult, metric: str, ax: Axes | None = None,
     mean = table["mean"].to_numpy(float).reshape(shape)
     half = ((table["ci_high"] - table["ci_low"]) / 2).to_numpy(float).reshape(shape)
     image = ax.imshow(mean, cmap="viridis", aspect="auto", origin="lower")
-    fig.colorbar(image, ax=ax, label=metric_label(metric, currency))
+    bar = fig.colorbar(image, ax=ax, label=metric_label(metric, currency))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_metric(metric, v)))
     finite = mean[np.isfinite(mean)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
     for (i, j), value in np.ndenumerate(mean):

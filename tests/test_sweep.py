@@ -379,6 +379,7 @@ def test_cli_sweep_interrupted_then_resumed(tmp_path: Path, capsys: Any,
     assert len(list((tmp_path / "out.partial" / "runs").glob("*.parquet"))) == 2
     assert not out.exists()
 
+    monkeypatch.setattr(module, "run_point", original)
     resumed = counting(monkeypatch)
     assert main(args) == 0
     captured = capsys.readouterr()
