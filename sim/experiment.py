@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from contextlib import closing
@@ -25,10 +26,13 @@ from scipy import stats
 
 from sim.errors import ScenarioError
 from sim.executors import Executor, open_executor, progress_bar
+from sim.metrics import SUMMARY_KEYS
 from sim.model import run
 from sim.results import ComparisonPlots, replace_dir
 from sim.scenario import Scenario, load_scenario, override
 
+PAIRED_COLUMNS = ["variant", "baseline", "metric", "n", "mean_diff", "se", "ci_low", "ci_high",
+                  "p_value", "unpaired_ci_low", "unpaired_ci_high"]
 IDENTITY = ["variant", "replication", "seed"]
 
 
@@ -135,7 +139,7 @@ class Comparison:
                              "n": int(ok.sum()), "mean_diff": mean, "se": se, "ci_low": low,
                              "ci_high": high, "p_value": p, "unpaired_ci_low": u_low,
                              "unpaired_ci_high": u_high})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
 
 
 def _paired_p_value(diff: np.ndarray) -> float:
@@ -223,9 +227,20 @@ def compare(
     if replications < 2:
         raise ScenarioError(f"replications: got {replications}; at least 2 are needed for an "
                             "interval")
+    for name in variants:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", str(name)):
+            raise ScenarioError(f"variants: invalid name {name!r}; use letters, digits, '_', "
+                                "'-' and '.' (names become file names)")
+    baseline = baseline or next(iter(variants))
+    if baseline not in variants:
+        raise ScenarioError(f"baseline: unknown variant {baseline!r}; allowed: "
+                            f"{', '.join(variants)}")
+    if target is not None and "metric" in target and not (
+            target["metric"] in SUMMARY_KEYS or "." in str(target["metric"])):
+        raise ScenarioError(f"target.metric: unknown metric {target['metric']!r}; allowed: "
+                            f"a summary key such as {', '.join(SUMMARY_KEYS[:4])}, ...")
     base_scn = load_scenario(scenario)
     scenarios = {name: override(base_scn, dict(changes)) for name, changes in variants.items()}
-    baseline = baseline or next(iter(variants))
     spec = {"scenario": base_scn.to_dict(), "variants": {k: dict(v) for k, v in variants.items()},
             "seed": seed}
     store = _Store(Path(state_dir) if state_dir else None, spec)

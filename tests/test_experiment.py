@@ -380,3 +380,25 @@ def test_compare_input_errors() -> None:
     with pytest.raises(sim.ScenarioError, match="windw"):
         compare(tiny(), {"x": {"platform.allocation": {"rule": "lottery", "windw": 5}}},
                 replications=2, processes=1, progress=False)
+
+
+def test_bad_variant_name_baseline_and_metric_fail_before_any_run() -> None:
+    """Names become state file names; the baseline and target metric are checked up front."""
+
+    with pytest.raises(sim.ScenarioError, match=r"invalid name '\.\./x'"):
+        compare(SMALL_SCENARIO, {"../x": {}}, replications=2, processes=1, progress=False)
+    with pytest.raises(sim.ScenarioError, match="baseline: unknown variant 'nope'"):
+        compare(SMALL_SCENARIO, {"a": {}}, replications=2, processes=1, progress=False,
+                baseline="nope")
+    with pytest.raises(sim.ScenarioError, match=r"target\.metric: unknown metric 'gni'"):
+        compare(SMALL_SCENARIO, {"a": {}}, replications=2, processes=1, progress=False,
+                target={"metric": "gni", "half_width": 0.1})
+
+
+def test_single_variant_paired_table_has_its_columns() -> None:
+    """With one variant there is nothing to pair, but the table keeps its columns."""
+
+    cmp = compare(SMALL_SCENARIO, {"only": {}}, replications=2, processes=1, progress=False)
+    paired = cmp.paired()
+    assert paired.empty
+    assert {"mean_diff", "ci_low", "ci_high", "p_value"} <= set(paired.columns)
