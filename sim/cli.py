@@ -436,14 +436,10 @@ def load_comparison_spec(source: str | Path) -> ComparisonSpec:
     a ``scenario`` path relative to the spec file, or an inline scenario) or a plain scenario
     file (then without variants). Bad input raises ScenarioError naming the file and field."""
     import sim
+    from sim.scenario import read_yaml
 
     path = Path(source)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, "scenario file")
     if not (isinstance(data, dict) and "variants" in data):
         scenario = sim.load_scenario(path)
         return ComparisonSpec(name=scenario.name, scenario=scenario, scenario_file=path.resolve())

@@ -368,6 +368,11 @@ def save_run_plots(
         ("latency_cdf.png", lambda: latency_cdf(tasks, profiles=names)),
         ("hourly_pay.png", lambda: hourly_pay(workers, currency=currency)),
     ]
+    return _save_all(makers, out)
+
+
+def _save_all(makers: list[tuple[str, Callable[[], Figure]]], out: Path) -> list[Path]:
+    """Draw each figure and write it as ``out/filename``; return the paths written."""
     paths = []
     for filename, make in makers:
         path = out / filename
@@ -609,12 +614,7 @@ def save_comparison_plots(
         ("tradeoff.png", lambda: tradeoff(comparison)),
         ("profile_earnings.png", lambda: profile_earnings(comparison, currency=currency)),
     ]
-    paths = []
-    for filename, make in makers:
-        path = out / filename
-        make().savefig(path, dpi=DPI, bbox_inches="tight")
-        paths.append(path)
-    return paths
+    return _save_all(makers, out)
 
 
 # --------------------------------------------------------------------------- calibration

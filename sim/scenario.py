@@ -478,20 +478,26 @@ def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
     if isinstance(source, dict):
         return validate(copy.deepcopy(source))
     path = Path(source)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, "scenario file")
     if data is None:
         raise ScenarioError(f"{path}: the file is empty")
     try:
         return validate(data)
     except ScenarioError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """Parse a YAML file, turning an unreadable file or bad YAML into a ScenarioError that
+    names the file (``what`` says what kind of file it should be)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:

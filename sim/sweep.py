@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from sim.dataset import IDENTITY, TABLE_NAMES, RunDataset, points_frame, with_parameters, write_runs
 from sim.errors import ScenarioError
@@ -38,7 +37,7 @@ from sim.experiment import interval_table, replication_seed
 from sim.metrics import summary_keys
 from sim.model import run
 from sim.results import replace_dir
-from sim.scenario import Scenario, load_scenario, override
+from sim.scenario import Scenario, load_scenario, override, read_yaml
 
 SWEEP_SPEC_KEYS = ("scenario", "overrides", "grid", "replications", "seed", "metrics",
                    "processes")
@@ -360,12 +359,7 @@ def read_spec(source: str | Path, allowed: Sequence[str], required: Sequence[str
     scenario (a path relative to the spec file, or an inline mapping) with ``overrides``
     applied. Errors name the file and the field."""
     path = Path(source)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(f"cannot read {kind} spec {str(path)!r}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, f"{kind} spec")
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a {kind} spec is a mapping with keys "
                             f"{', '.join(allowed)}; got {data!r}")
