@@ -317,10 +317,9 @@ def write_comparison(comparison: Comparison, folder: Path,
     comparison.paired().to_csv(folder / "paired.csv", index=False)
     pd.DataFrame({k: pd.Series(v) for k, v in comparison.earnings.items()}).to_parquet(
         folder / "earnings_replication0.parquet", index=False)
-    from sim.results import __version__, _git_commit
+    from sim.results import provenance
 
     manifest = {"baseline": comparison.baseline, "variants": comparison.variants,
                 "replications": int(comparison.runs["replication"].nunique()),
-                "level": comparison.level, "package_version": __version__,
-                "git_commit": _git_commit(), **(extra or {})}
+                "level": comparison.level, **provenance(), **(extra or {})}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

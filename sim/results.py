@@ -135,6 +135,11 @@ def _active_weeks(pop: Population, horizon: float) -> np.ndarray:
     return np.bincount(pairs // 10_000, minlength=pop.size).astype(np.int64)
 
 
+def provenance() -> dict[str, Any]:
+    """Package version and git commit, recorded in every manifest."""
+    return {"package_version": __version__, "git_commit": _git_commit()}
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -295,8 +300,7 @@ class RunResult:
             "seed": self.seed,
             "variant": self.variant,
             "replication": self.replication,
-            "package_version": __version__,
-            "git_commit": _git_commit(),
+            **provenance(),
             **self.stats,
         }
 

@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
+from sim.results import provenance
 from sim.scenario import Scenario, load_scenario
 from sim.streams import Streams
 from sim.sweep import (
-    _provenance,
     _save_atomically,
     _whole,
     check_metrics,
@@ -343,7 +343,7 @@ class SensitivityResult:
                     "outputs": self.outputs, "second_order": self.second_order,
                     "levels": self.levels, "scenario": self.scenario.to_dict(),
                     "replications": int(self.runs["replication"].nunique()), "seed": self.seed,
-                    "level": self.level, **_provenance(), **self.stats, **(extra or {})}
+                    "level": self.level, **provenance(), **self.stats, **(extra or {})}
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
 
 

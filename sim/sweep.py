@@ -36,7 +36,7 @@ from sim.executors import open_executor, progress_bar
 from sim.experiment import interval_table, replication_seed
 from sim.metrics import summary_keys
 from sim.model import run
-from sim.results import replace_dir
+from sim.results import provenance, replace_dir
 from sim.scenario import Scenario, load_scenario, override, read_yaml
 
 SWEEP_SPEC_KEYS = ("scenario", "overrides", "grid", "replications", "seed", "metrics",
@@ -287,15 +287,9 @@ class SweepResult:
                     "grid": {a.name: [list(v) if len(v) > 1 else v[0] for v in a.values]
                              for a in self.axes},
                     "replications": int(self.runs["replication"].nunique()),
-                    "seed": self.seed, "level": self.level, **_provenance(),
+                    "seed": self.seed, "level": self.level, **provenance(),
                     **self.stats, **(extra or {})}
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-
-
-def _provenance() -> dict[str, Any]:
-    from sim.results import __version__, _git_commit
-
-    return {"package_version": __version__, "git_commit": _git_commit()}
 
 
 def _save_atomically(result: Any, target: Path, extra: Mapping[str, Any] | None) -> Path:
