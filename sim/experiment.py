@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -193,9 +193,10 @@ class _Store:
             return
         runs = self.folder / "runs"
         runs.mkdir(exist_ok=True)
-        tmp = runs / f".{key[0]}-{key[1]}.tmp"
+        stem = f"{quote(key[0], safe='')}-{key[1]:05d}"  # any variant name, one file name
+        tmp = runs / f".{stem}.tmp"
         tmp.write_text(json.dumps(item))
-        os.replace(tmp, runs / f"{key[0]}-{key[1]:05d}.json")
+        os.replace(tmp, runs / f"{stem}.json")
 
 
 def compare(
@@ -228,9 +229,8 @@ def compare(
         raise ScenarioError(f"replications: got {replications}; at least 2 are needed for an "
                             "interval")
     for name in variants:
-        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", str(name)):
-            raise ScenarioError(f"variants: invalid name {name!r}; use letters, digits, '_', "
-                                "'-' and '.' (names become file names)")
+        if not isinstance(name, str) or not name.strip():
+            raise ScenarioError(f"variants: invalid name {name!r}; a variant needs a name")
     baseline = baseline or next(iter(variants))
     if baseline not in variants:
         raise ScenarioError(f"baseline: unknown variant {baseline!r}; allowed: "

@@ -382,11 +382,20 @@ def test_compare_input_errors() -> None:
                 replications=2, processes=1, progress=False)
 
 
-def test_bad_variant_name_baseline_and_metric_fail_before_any_run() -> None:
-    """Names become state file names; the baseline and target metric are checked up front."""
+def test_any_variant_name_stays_inside_the_state_folder(tmp_path: Path) -> None:
+    """Variant names are free text; their state files are encoded names inside state_dir."""
+    state = tmp_path / "state"
+    cmp = compare(SMALL_SCENARIO, {"../x": {}, "react in 5s / b": {}}, replications=2,
+                  processes=1, progress=False, state_dir=state)
+    assert set(cmp.runs["variant"]) == {"../x", "react in 5s / b"}
+    files = [p for p in tmp_path.rglob("*.json") if p.name != "spec.json"]
+    assert len(files) == 4 and all(p.parent == state / "runs" for p in files)
 
-    with pytest.raises(sim.ScenarioError, match=r"invalid name '\.\./x'"):
-        compare(SMALL_SCENARIO, {"../x": {}}, replications=2, processes=1, progress=False)
+
+def test_bad_variant_name_baseline_and_metric_fail_before_any_run() -> None:
+    """The variant names, the baseline and the target metric are checked up front."""
+    with pytest.raises(sim.ScenarioError, match="a variant needs a name"):
+        compare(SMALL_SCENARIO, {"": {}}, replications=2, processes=1, progress=False)
     with pytest.raises(sim.ScenarioError, match="baseline: unknown variant 'nope'"):
         compare(SMALL_SCENARIO, {"a": {}}, replications=2, processes=1, progress=False,
                 baseline="nope")
