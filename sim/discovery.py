@@ -140,13 +140,14 @@ class RaceEngine(_Engine):
         keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
         while wave.batch.open and i < len(keys):
             w = workers[i]
+            # an entry is live while the worker has not looked since, and the board still has
+            # something for it (the board only gains tasks through a release, which arms anew;
+            # the worker's refresh phase, memoryless clock or pending notification is kept)
             if versions[i] == version[w] and platform.acceptable(w) is not None:
                 wave.next = i
                 self.count += 1
                 heapq.heappush(self.heap, (keys[i], self.count, wave))
                 return
-            if versions[i] == version[w]:
-                self.version[w] += 1  # nothing on the board for it: parked until a release
             i += 1
 
     def _schedule(self) -> None:
