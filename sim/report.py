@@ -336,7 +336,24 @@ COMPARISON_METRICS: tuple[tuple[str, str, str], ...] = (
 PROFILE_SHARE = "earnings_share"
 """Per-profile metric (``earnings_share.<profile>``) added to the comparison's headline."""
 
-_KINDS = {key: (label, kind) for key, label, kind in COMPARISON_METRICS}
+OTHER_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("workers", "Registered workers", "index"),
+    ("tasks_released", "Tasks released", "index"),
+    ("tasks_claimed", "Tasks claimed", "index"),
+    ("earnings_top1_share", "Earnings share of the top 1%", "share"),
+    ("zero_earnings_share", "Workers with zero earnings", "share"),
+    ("monthly_earnings_p90", "Monthly earnings, 90th percentile", "money"),
+    ("monthly_earnings_p99", "Monthly earnings, 99th percentile", "money"),
+    ("claim_latency_p90", "Claim latency, 90th percentile", "duration"),
+    ("claim_latency_p99", "Claim latency, 99th percentile", "duration"),
+    ("hourly_paid_median", "Median hourly pay, paid work only", "rate"),
+    ("top10_task_share", "Tasks done by the top 10% of workers", "share"),
+    ("tasks_hhi", "HHI of tasks across workers", "index"),
+    ("population_share", "Share of the workers", "share"),
+)
+"""Labels of the other summary metrics, for tables and plot titles."""
+
+_KINDS = {key: (label, kind) for key, label, kind in COMPARISON_METRICS + OTHER_METRICS}
 
 
 def comparison_metrics(
