@@ -198,6 +198,15 @@ def parse_variant(item: str) -> tuple[str, dict[str, Any]]:
     return name, changes
 
 
+def _output_options(parser: argparse.ArgumentParser, default_out: str, plots: str,
+                    quiet: str) -> None:
+    """The ``--out``, ``--no-plots`` and ``--quiet`` options of a command writing a folder."""
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help=f"result folder (default: {default_out})")
+    parser.add_argument("--no-plots", action="store_true", help=f"do not draw {plots}")
+    parser.add_argument("--quiet", action="store_true", help=quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``microwork`` command and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -226,18 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--set", dest="overrides", action="append", metavar="PATH=VALUE", help=set_help
     )
-    run.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="result folder (default: results/<scenario name>-seed<N>)",
-    )
-    run.add_argument("--no-plots", action="store_true", help="do not draw the four PNG plots")
-    run.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar and no summary table; print only the result folder",
-    )
+    _output_options(run, "results/<scenario name>-seed<N>", "the four PNG plots",
+                    "no progress bar and no summary table; print only the result folder")
     run.set_defaults(handler=cmd_run)
 
     validate = commands.add_parser(
@@ -295,18 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seed,
         help=f"seed of the replication seeds (default: the spec's, else {DEFAULT_COMPARE_SEED})",
     )
-    compare.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="result folder (default: results/<spec or scenario name>-compare)",
-    )
-    compare.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
-    compare.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar and no table; print only the result folder",
-    )
+    _output_options(compare, "results/<spec or scenario name>-compare", "the PNG plots",
+                    "no progress bar and no table; print only the result folder")
     compare.set_defaults(handler=cmd_compare)
 
     calibrate = commands.add_parser(
