@@ -91,9 +91,13 @@ class Platform:
         self.rule = rule
         self.window = rule.window
         self.rule_rng = rule_rng
-        self.rule_earnings = PeriodTotals(pop.size, rule.earnings_period)
+        # earnings per period, kept only when a rule or the monthly cap needs them
+        period = rule.earnings_period
+        self.rule_earnings = PeriodTotals(pop.size, period) if period < np.inf else None
         self.monthly_cap = scn.platform.monthly_cap or np.inf
-        self.month_earnings = PeriodTotals(pop.size, 30 * 86400.0)
+        self.month_earnings = (PeriodTotals(pop.size, 30 * 86400.0)
+                               if self.monthly_cap < np.inf else None)
+        self.period_totals = [p for p in (self.rule_earnings, self.month_earnings) if p]
         self.scn = scn
         self.pop = pop
         self.demand = demand
@@ -302,8 +306,8 @@ class Platform:
             self.earnings[w] += self.task_reward[t]
             self.work_time[w] += spent
             self.approved[w] += 1
-            self.rule_earnings.add(w, now, self.task_reward[t])
-            self.month_earnings.add(w, now, self.task_reward[t])
+            for totals in self.period_totals:
+                totals.add(w, now, self.task_reward[t])
         else:
             self.status[t] = REJECTED
             self.unpaid_work[w] += spent
@@ -319,6 +323,8 @@ class Platform:
     def earned_this_period(self, workers: np.ndarray) -> np.ndarray:
         """Earnings of ``workers`` in the current earnings period of the rule (day, week, run)."""
         now = self.env.now
+        if self.rule_earnings is None:  # the whole run
+            return np.array([self.earnings[w] for w in workers.tolist()])
         return np.array([self.rule_earnings.get(w, now) for w in workers.tolist()])
 
     def approval_rate(self, workers: np.ndarray) -> np.ndarray:
