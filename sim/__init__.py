@@ -7,7 +7,7 @@ Public API: ``load_scenario``, ``override``, ``run``, ``load_result``, ``RunResu
 reached with ``from sim.sweep import ...`` and ``from sim.sensitivity import ...``.
 """
 
-from sim.errors import ScenarioError
+from sim.errors import MicroworkError, ScenarioError
 from sim.experiment import compare
 from sim.model import run
 from sim.results import RunResult, __version__, load_result
@@ -16,6 +16,7 @@ from sim.sensitivity import sensitivity
 from sim.sweep import sweep
 
 __all__ = [
+    "MicroworkError",
     "RunResult",
     "Scenario",
     "ScenarioError",

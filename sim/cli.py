@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from sim.errors import ScenarioError
+from sim.errors import MicroworkError, ScenarioError, UsageError
 from sim.progress import HorizonProgress
 
 EXIT_OK = 0
@@ -67,10 +67,6 @@ examples:
   microwork compare scenarios/baseline.yaml --variant fcfs: \\
       --variant lottery:platform.allocation.rule=lottery --baseline fcfs
 """
-
-
-class UsageError(Exception):
-    """Bad command-line input that is not a scenario field (``--set`` syntax, ``--out``)."""
 
 
 # --------------------------------------------------------------------------- arguments
@@ -1133,8 +1129,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``microwork`` command with ``argv`` (default: ``sys.argv[1:]``) and return its
     exit status: 0 success, 1 results could not be written, 2 bad input, 130 interrupted."""
-    from sim.errors import ScenarioError
-
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -1142,7 +1136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.handler(args)
-    except (ScenarioError, UsageError) as exc:
+    except MicroworkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
