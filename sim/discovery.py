@@ -19,6 +19,7 @@ import math
 import numpy as np
 import simpy
 
+from sim.clock import delay_until
 from sim.platform import OpenBatch, Platform
 from sim.population import MEMORYLESS, NOTIFICATION, PERIODIC
 from sim.scenario import Scenario
@@ -155,7 +156,7 @@ class RaceEngine(_Engine):
             return
         self.target = self.heap[0][0]
         self.event_id += 1
-        ev = self.env.timeout(max(self.target - self.env.now, 0.0), self.event_id)
+        ev = self.env.timeout(delay_until(self.env, self.target), self.event_id)
         ev.callbacks.append(self._arrive)
 
     def _arrive(self, event: simpy.Event) -> None:

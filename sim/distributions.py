@@ -7,6 +7,8 @@ streams, so a distribution never owns random state.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
@@ -15,9 +17,46 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.durations import parse_duration
 
+MAX_MAGNITUDE = 1e15
+"""Largest absolute value of a distribution's parameter (beyond it sums of money or time would
+lose their precision or overflow)."""
+MAX_SIGMA = 10.0
+"""Largest log-scale spread of a lognormal (beyond it draws overflow to infinity)."""
+MIN_UNTRUNCATED_ALPHA = 0.5
+"""Smallest tail index of a Pareto without ``max`` (below it draws overflow)."""
+
+
+@dataclass(frozen=True)
+class Support:
+    """The values a distribution can draw: from ``low`` to ``high`` (``low`` itself excluded
+    when ``low_included`` is false, as for the exponential, whose draws are all above 0)."""
+
+    low: float
+    high: float
+    low_included: bool = True
+
+    def describe(self) -> str:
+        """The range in words, for error messages ("[0, 1]", "(0, inf)")."""
+        return f"{'[' if self.low_included else '('}{self.low:g}, {self.high:g}]".replace(
+            "inf]", "inf)")
+
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # parameters are finite numbers: NaN and infinity are refused when a scenario is read
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _magnitude(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                values = value if isinstance(value, list | tuple) else [value]
+                for v in values:
+                    if isinstance(v, int | float) and not isinstance(v, bool) and \
+                            math.isfinite(v) and abs(v) > MAX_MAGNITUDE:
+                        raise ValueError(f"{key}: {v:g} is beyond the largest allowed "
+                                         f"magnitude, {MAX_MAGNITUDE:g}")
+        return data
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draw ``size`` independent values."""
@@ -29,6 +68,10 @@ class _Dist(BaseModel):
 
     def ppf(self, q: np.ndarray) -> np.ndarray:
         """Quantile function: the values below which a share ``q`` of draws fall."""
+        raise NotImplementedError
+
+    def support(self) -> Support:
+        """The range of values a draw can take (checked against what a field allows)."""
         raise NotImplementedError
 
 
@@ -47,6 +90,9 @@ class Constant(_Dist):
     def ppf(self, q: np.ndarray) -> np.ndarray:
         return np.full(np.shape(q), self.value)
 
+    def support(self) -> Support:
+        return Support(self.value, self.value)
+
 
 class Exponential(_Dist):
     """Memoryless waiting times (Poisson refreshes, textbook service times)."""
@@ -62,6 +108,9 @@ class Exponential(_Dist):
 
     def ppf(self, q: np.ndarray) -> np.ndarray:
         return -self.mean_ * np.log1p(-np.asarray(q))
+
+    def support(self) -> Support:
+        return Support(0.0, math.inf, low_included=False)
 
 
 class Uniform(_Dist):
@@ -86,13 +135,16 @@ class Uniform(_Dist):
     def ppf(self, q: np.ndarray) -> np.ndarray:
         return self.low + (self.high - self.low) * np.asarray(q)
 
+    def support(self) -> Support:
+        return Support(self.low, self.high)
+
 
 class Lognormal(_Dist):
     """Right-skewed positive values given by their median and log-scale spread (durations, pay)."""
 
     dist: Literal["lognormal"]
     median: float = Field(gt=0)
-    sigma: float = Field(ge=0)
+    sigma: float = Field(ge=0, le=MAX_SIGMA)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.lognormal(np.log(self.median), self.sigma, size)
@@ -103,6 +155,11 @@ class Lognormal(_Dist):
     def ppf(self, q: np.ndarray) -> np.ndarray:
         z = np.array([NormalDist().inv_cdf(x) for x in np.ravel(q)]).reshape(np.shape(q))
         return self.median * np.exp(self.sigma * z)
+
+    def support(self) -> Support:
+        if self.sigma == 0:
+            return Support(self.median, self.median)
+        return Support(0.0, math.inf, low_included=False)
 
 
 class Choice(_Dist):
@@ -142,6 +199,11 @@ class Choice(_Dist):
         index = np.minimum(np.searchsorted(cdf, np.asarray(q), side="right"), len(cdf) - 1)
         return np.asarray(self.values, dtype=float)[index]
 
+    def support(self) -> Support:
+        p = self._p()
+        drawn = [v for i, v in enumerate(self.values) if p is None or p[i] > 0]
+        return Support(min(drawn), max(drawn))
+
 
 class Pareto(_Dist):
     """Power law above ``min``, optionally truncated at ``max``: batch sizes, requester activity."""
@@ -155,10 +217,16 @@ class Pareto(_Dist):
     def _bounds(self) -> Pareto:
         if self.max is not None and self.max < self.min:
             raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        if self.max is None and self.alpha < MIN_UNTRUNCATED_ALPHA:
+            raise ValueError(f"alpha below {MIN_UNTRUNCATED_ALPHA} needs a 'max': such a tail "
+                             f"draws values too large for arithmetic (got alpha {self.alpha})")
         return self
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return self.ppf(rng.random(size))
+
+    def support(self) -> Support:
+        return Support(self.min, math.inf if self.max is None else self.max)
 
     def ppf(self, q: np.ndarray) -> np.ndarray:
         u = np.asarray(q)

@@ -38,8 +38,8 @@ def parse_duration(value: object) -> float:
         seconds = float(match.group(1)) * UNITS[match.group(2) or "s"]
     else:
         raise ValueError(f"expected a duration (seconds or a string like '5min'), got {value!r}")
-    if math.isnan(seconds):
-        raise ValueError("a duration cannot be NaN")
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds")
     return seconds
 
 

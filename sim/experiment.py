@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.checks import check_seed, whole_number
 from sim.errors import ScenarioError
 from sim.executors import Executor, open_executor, progress_bar
 from sim.metrics import SUMMARY_KEYS
@@ -223,11 +224,15 @@ def compare(
     adds replications until every variant's paired-difference interval of that metric (its
     own interval for the baseline) is at most that half-width.
     """
+    if not isinstance(variants, Mapping):
+        raise TypeError(f"variants: expected a mapping of variant names to overrides, got "
+                        f"{type(variants).__name__}")
     if not variants:
         raise ScenarioError("variants: give at least one variant (name: {path: value})")
-    if replications < 2:
-        raise ScenarioError(f"replications: got {replications}; at least 2 are needed for an "
-                            "interval")
+    replications = whole_number(replications, "replications", 2)
+    seed = check_seed(seed)
+    if processes is not None:
+        processes = whole_number(processes, "processes", 1)
     for name in variants:
         if not isinstance(name, str) or not name.strip():
             raise ScenarioError(f"variants: invalid name {name!r}; a variant needs a name")

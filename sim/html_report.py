@@ -328,6 +328,9 @@ def run_html(result: RunResult) -> str:
     cur = result.scenario.currency
     parts = [f'<div class="mw-result"><p><strong>{html.escape(_run_title(result))}</strong></p>',
              _frame(headline_table(result), "Headline metrics")]
+    if not result.summary.get("tasks_released"):
+        parts.append("<p>No task was posted in this run: metrics that need tasks are n/a "
+                     "(NaN in summary.json).</p>")
     profiles = profile_table(result)
     if len(profiles):
         parts.append(_frame(profiles, f"By profile (money in {cur}; latency of the tasks the "

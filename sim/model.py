@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim import size
 from sim.calibration import measure_targets
+from sim.checks import check_seed
+from sim.clock import delay_until, events_scheduled
 from sim.demand import build_demand
 from sim.discovery import ENGINES
 from sim.metrics import summarize
@@ -35,7 +38,7 @@ def _worker_life(
 ) -> Generator[simpy.Event, Any, None]:
     """A worker's life: its sessions, one after the other."""
     for start, end in zip(starts, ends, strict=True):
-        yield env.timeout(start - env.now)
+        yield env.timeout(delay_until(env, start))
         length = end - start
         platform.go_online(w, env.now + length)  # the exact float time the session ends
         yield env.timeout(length)
@@ -47,7 +50,7 @@ def _requester_life(
 ) -> Generator[simpy.Event, Any, None]:
     """A requester posting its batches at their release times."""
     for b, t in zip(batches, times, strict=True):
-        yield env.timeout(t - env.now)
+        yield env.timeout(delay_until(env, t))
         platform.release(b)
 
 
@@ -75,18 +78,25 @@ def run(
     variant: str = "base",
     replication: int = 0,
     progress: ProgressCallback | bool | None = None,
+    max_memory: float | str | None = None,
 ) -> RunResult:
     """Simulate ``scenario`` once with ``seed`` and return its tables and summary.
 
     ``variant`` and ``replication`` only label the result rows (identity columns).
     ``progress`` is called with the fraction of the horizon simulated so far; ``True`` shows a
     progress bar instead (a widget in Jupyter, text in a terminal; shown after a second).
+    Before anything is built the run's size is estimated (:mod:`sim.size`); a run whose
+    estimated memory exceeds ``max_memory`` (GiB or a string such as ``"32GiB"``; default
+    :data:`sim.size.DEFAULT_MAX_MEMORY`) is refused with a ScenarioError.
     """
     scn = load_scenario(scenario)
+    seed = check_seed(seed)
+    size.check(scn, max_memory)
     if progress is True:
         bar = HorizonProgress(f"simulating {scn.name}")
         try:
-            return run(scn, seed, variant=variant, replication=replication, progress=bar)
+            return run(scn, seed, variant=variant, replication=replication, progress=bar,
+                       max_memory=max_memory)
         finally:
             bar.close()
     progress = progress or None
@@ -121,7 +131,7 @@ def run(
                 "variant": variant, "replication": replication}
     tasks = task_table(platform, identity)
     workers = worker_table(platform, identity)
-    events = next(env._eid)  # SimPy numbers every scheduled event
+    events = events_scheduled(env)
     stats = {
         "wall_time": time.perf_counter() - started,
         "events": events,

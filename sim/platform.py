@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import simpy
 
+from sim.clock import delay_until
 from sim.demand import Demand
 from sim.population import Population
 from sim.rules import AllocationRule
@@ -165,7 +166,7 @@ class Platform:
         if self.window > 0:
             self._open_round(ob)
         if np.isfinite(d.batch_expires[b]):
-            ev = self.env.timeout(d.batch_expires[b] - self.env.now, ob)
+            ev = self.env.timeout(delay_until(self.env, d.batch_expires[b]), ob)
             ev.callbacks.append(self._expire)
         self.discovery.released(ob)
 
@@ -243,7 +244,7 @@ class Platform:
     # -- window rules: a round of candidates after each release --------------------------
     def _open_round(self, ob: OpenBatch) -> None:
         ob.entrants = []
-        expires = self.demand.batch_expires[ob.batch] - self.env.now
+        expires = delay_until(self.env, self.demand.batch_expires[ob.batch])
         ev = self.env.timeout(min(self.window, expires), ob)  # a round never outlives the task
         ev.callbacks.append(self._close_round)
 

@@ -368,7 +368,23 @@ def save_run_plots(
         ("latency_cdf.png", lambda: latency_cdf(tasks, profiles=names)),
         ("hourly_pay.png", lambda: hourly_pay(workers, currency=currency)),
     ]
+    if len(tasks) == 0:  # an empty market is a valid result: every figure says so
+        makers = [(name, _noting(make, NO_TASKS)) for name, make in makers]
     return _save_all(makers, out)
+
+
+NO_TASKS = "No task was posted in this run"
+
+
+def _noting(make: Callable[[], Figure], message: str) -> Callable[[], Figure]:
+    """``make`` followed by ``message`` written across the figure's first Axes."""
+
+    def draw() -> Figure:
+        fig = make()
+        _no_data(fig.axes[0], message)
+        return fig
+
+    return draw
 
 
 def _save_all(makers: list[tuple[str, Callable[[], Figure]]], out: Path) -> list[Path]:

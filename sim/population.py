@@ -45,9 +45,17 @@ class Population:
 
 
 def apportion(total: int, shares: list[float]) -> np.ndarray:
-    """Split ``total`` into integer counts proportional to ``shares`` (largest remainder)."""
-    exact = np.asarray(shares, dtype=float) * total
-    counts = np.floor(exact).astype(int)
+    """Split ``total`` into integer counts proportional to ``shares`` (largest remainder).
+
+    The counts always sum to ``total``: shares are normalised first, since shares that sum to
+    1 only within the validation tolerance would otherwise give floors summing to more than
+    ``total`` for large populations.
+    """
+    weights = np.asarray(shares, dtype=float)
+    exact = weights / weights.sum() * total
+    counts = np.minimum(np.floor(exact).astype(np.int64), total)
+    while counts.sum() > total:  # float rounding of the normalised shares: give one back
+        counts[np.argmax(counts - exact)] -= 1
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[: total - counts.sum()]] += 1
     return counts
@@ -95,7 +103,7 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
         rng = streams.rng("population", p)
         k = len(ids)
         attrs["speed"][ids] = prof.speed.sample(rng, k)
-        attrs["rejection"][ids] = np.clip(prof.rejection_probability.sample(rng, k), 0, 1)
+        attrs["rejection"][ids] = prof.rejection_probability.sample(rng, k)
         attrs["reservation"][ids] = prof.reservation_pay.sample(rng, k)
         attrs["engagement"][ids] = prof.engagement.sample(rng, k)
         if regions:

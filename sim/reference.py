@@ -24,7 +24,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from sim import distributions, rules, scenario
+from sim import distributions, rules, safe_yaml, scenario, size
 from sim.durations import UNITS, format_duration
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "scenario-reference.md"
@@ -49,19 +49,21 @@ def _validators(metadata: Sequence[Any]) -> list[Callable[..., Any]]:
     return [m.func for m in metadata if isinstance(m, BeforeValidator | AfterValidator)]
 
 
-def _bounds(metadata: Sequence[Any]) -> list[str]:
+def _bounds(metadata: Sequence[Any], duration: bool = False) -> list[str]:
     out = []
     for m in metadata:
         for name, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
             value = getattr(m, name, None)
             if isinstance(m, annotated_types.BaseMetadata) and value is not None:
-                out.append(f"{sign} {value:g}")
+                shown = f"{value / 86400:g}d" if duration and value and value % 86400 == 0 \
+                    else f"{value:g}"
+                out.append(f"{sign} {shown}")
         if isinstance(m, annotated_types.MinLen) and m.min_length:
             out.append(f"at least {m.min_length} item{'s' if m.min_length > 1 else ''}")
         if isinstance(m, annotated_types.MaxLen):
             out.append(f"at most {m.max_length} items")
         if isinstance(m, FieldInfo):
-            out += _bounds(m.metadata)
+            out += _bounds(m.metadata, duration)
     return out
 
 
@@ -81,12 +83,11 @@ def read_kind(annotation: Any, metadata: Sequence[Any] = (), suffix: str = "") -
         base, *extra = get_args(annotation)
         return read_kind(base, [*metadata, *extra], suffix)
     funcs = _validators(metadata)
-    constraints = _bounds(metadata)
+    constraints = _bounds(metadata, duration=scenario.parse_duration in funcs)
     if distributions.coerce_duration in funcs or distributions.coerce in funcs:
         what = "duration distribution" if distributions.coerce_duration in funcs else \
             "distribution"
-        if scenario._nonnegative in funcs:
-            constraints.append("no negative values")
+        constraints += [f.describe() for f in funcs if isinstance(f, scenario.Within)]
         return Kind(f"[{what}](#distributions)", [], constraints)
     if scenario._sums_to_one in funcs:
         return Kind("shares: names → numbers ≥ 0", [], ["sum to 1"])
@@ -251,7 +252,18 @@ Conventions:
   (for example `"90s"`, `"5min"`, `"2h"`, `"30d"`). The clock starts on a Monday at midnight.
 - **Distributions** are written `{{dist: NAME, ...}}`; a bare number means a constant. Duration
   distributions accept duration strings in their parameters.
-- **Shares** are mappings of names to numbers ≥ 0 that sum to 1.
+- **Numbers** are finite: NaN and infinity (`.nan`, `.inf`, `1e400`) are refused everywhere.
+  `1e12` is a number (as in YAML 1.2). A field's constraints are checked against every value
+  its distribution can draw: a speed that can be 0, a probability above 1 or a negative
+  duration is refused, not clipped.
+- **Shares** are mappings of names to numbers in [0, 1] that sum to 1 (within
+  {scenario.SHARE_TOLERANCE:g}); `task_mix` and a profile's `regions` need at least one entry.
+- **Limits**: files are read safely (no Python objects) and bounded: at most
+  {safe_yaml.MAX_DOCUMENT_BYTES // 1024:,} KiB, {safe_yaml.MAX_DEPTH} levels of nesting and
+  {safe_yaml.MAX_NODES:,} values once YAML aliases are expanded. Before a run, its size is
+  estimated (workers, session draws, batches, tasks, memory: `microwork validate` prints it);
+  a run estimated above {size.DEFAULT_MAX_MEMORY / size.GIB:g} GiB of memory is refused
+  unless the limit is raised deliberately (`--max-memory`, `max_memory=`).
 - **Paths**: `<profile>` stands for a name you choose (a key of the mapping), `[]` for an item
   of a list. `sim.override` and `--set` address fields by the same dotted paths, with list
   items by index: `profiles.employee.sessions.0.probability`.
@@ -273,7 +285,10 @@ def _distributions() -> str:
              "A field typed *distribution* takes `{dist: NAME, ...}` with the parameters of "
              "one of these (a bare number is a `constant`); a *duration distribution* also "
              "accepts durations with units in its parameters. Each worker, batch or task "
-             "draws its own value."]
+             "draws its own value. Parameters are finite numbers of magnitude at most "
+             f"{distributions.MAX_MAGNITUDE:g}; a lognormal's `sigma` is at most "
+             f"{distributions.MAX_SIGMA:g} and a Pareto without `max` needs `alpha` ≥ "
+             f"{distributions.MIN_UNTRUNCATED_ALPHA:g} (beyond these, draws overflow)."]
     for cls in union:
         name = get_args(cls.model_fields["dist"].annotation)[0]
         parts += ["", f"### `{name}`", "", _doc(cls), "",

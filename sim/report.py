@@ -168,6 +168,9 @@ def format_summary(result: RunResult) -> str:
         "Effective/h",
     )
     parts = [title, "", headline]
+    if not s.get("tasks_released"):
+        parts += ["", "  No task was posted in this run: metrics that need tasks are n/a "
+                      "(NaN in summary.json)."]
     if profile_rows:
         parts += [
             "",

@@ -46,7 +46,7 @@ def task_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
     claimed = worker >= 0
     profile = np.where(claimed, pop.profile[np.maximum(worker, 0)], -1)
     region_names = np.asarray([*pop.region_names, None], dtype=object)
-    status = np.asarray(platform.status)
+    status = np.asarray(platform.status, dtype=np.int64)
     paid = np.where(status == 0, d.batch_reward[batch], 0.0)
     df = pd.DataFrame(
         {
@@ -81,8 +81,8 @@ def worker_table(platform: Platform, identity: dict[str, Any]) -> pd.DataFrame:
     online = np.bincount(
         pop.session_worker, weights=pop.session_end - pop.session_start, minlength=n
     )
-    worker = np.asarray(platform.worker)
-    status = np.asarray(platform.status)
+    worker = np.asarray(platform.worker, dtype=np.int64)
+    status = np.asarray(platform.status, dtype=np.int64)
 
     def count(code: int | None = None) -> np.ndarray:
         sel = worker >= 0 if code is None else (worker >= 0) & (status == code)

@@ -13,14 +13,19 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from sim.durations import parse_duration
+from sim.errors import shown
+
+VALUE_SHOWN = "value_shown"
+"""Type of a validation error whose message already quotes the offending value."""
 
 
 class RuleParams(BaseModel):
     """Parameters of a rule; rules without parameters use this empty model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AllocationRule:
@@ -185,7 +190,7 @@ class Reputation(AllocationRule):
 class AllocationConfig(BaseModel):
     """``platform.allocation``: the rule's name plus that rule's own parameters."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     rule: str
 
     @model_validator(mode="after")
@@ -199,10 +204,11 @@ class AllocationConfig(BaseModel):
         except ValidationError as err:
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            msg = first["msg"]
+            msg = first["msg"].removeprefix("Value error, ")
             if first["type"] == "extra_forbidden":
                 msg = f"unknown parameter for rule {self.rule!r}"
-            raise ValueError(f"{field}: {msg} (got {first.get('input')!r})") from None
+            raise PydanticCustomError(VALUE_SHOWN, "{field}: {msg} (got {value})", {
+                "field": field, "msg": msg, "value": shown(first.get("input"))}) from None
         return self
 
     def build(self) -> AllocationRule:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,8 +26,9 @@ from pydantic import (
 
 from sim.distributions import Distribution, check_dist_name, coerce, coerce_duration
 from sim.durations import parse_duration
-from sim.errors import ScenarioError
-from sim.rules import RULES, AllocationConfig
+from sim.errors import ScenarioError, shown
+from sim.rules import RULES, VALUE_SHOWN, AllocationConfig
+from sim.safe_yaml import read_yaml
 
 SHARE_TOLERANCE = 1e-6
 
@@ -54,30 +55,67 @@ def _sums_to_one(shares: dict[str, float]) -> dict[str, float]:
     return shares
 
 
-def _nonnegative(dist: Any) -> Any:
-    low = {"constant": "value", "uniform": "low", "pareto": "min"}.get(dist.dist)
-    values = dist.values if dist.dist == "choice" else [getattr(dist, low, 0.0)] if low else []
-    if any(v < 0 for v in values):
-        raise ValueError(f"must not be negative (lowest possible value {min(values):g})")
-    return dist
+class Within:
+    """Validator of a distribution field: every value the distribution can draw must be one the
+    field can take (a speed that can be 0, a probability above 1, a negative duration are
+    refused, not clipped), and with ``finite_mean`` its mean must be finite."""
 
+    def __init__(self, low: float = 0.0, high: float = math.inf, low_included: bool = True,
+                 finite_mean: bool = False) -> None:
+        self.low, self.high, self.low_included = low, high, low_included
+        self.finite_mean = finite_mean
+
+    def describe(self) -> str:
+        """The allowed values in words (for the scenario reference and messages)."""
+        low = f"{'≥' if self.low_included else '>'} {self.low:g}"
+        text = f"values {low}" if self.high == math.inf else \
+            f"values in {'[' if self.low_included else '('}{self.low:g}, {self.high:g}]"
+        return text + (", finite mean" if self.finite_mean else "")
+
+    def __call__(self, dist: Any) -> Any:
+        s = dist.support()
+        if s.low < self.low or (s.low == self.low and s.low_included and not self.low_included):
+            rule = "must not be negative" if self.low == 0 and self.low_included else \
+                "must be positive" if self.low == 0 else f"must be {self.describe()}"
+            raise ValueError(f"{rule}: this {dist.dist} distribution can draw {s.low:g}")
+        if s.high > self.high:
+            raise ValueError(f"must not exceed {self.high:g}: this {dist.dist} distribution can "
+                             f"draw {s.high:g}")
+        if self.finite_mean and not math.isfinite(dist.mean()):
+            raise ValueError(f"the {dist.dist} distribution has no finite mean here; give a "
+                             "'max' or a larger alpha")
+        return dist
+
+
+def _dist(within: Within, duration: bool = False) -> Any:
+    """A distribution field (a bare number is a constant; durations may carry units) whose
+    draws must satisfy ``within``."""
+    return Annotated[
+        Distribution,
+        BeforeValidator(check_dist_name),
+        BeforeValidator(coerce_duration if duration else coerce),
+        AfterValidator(within),
+    ]
+
+
+MAX_HORIZON = 3660 * 86400.0
+"""Longest simulated horizon (about ten years)."""
+MAX_COUNT = 10**9
+"""Largest number of workers and of tasks in a cap (counts beyond it are not a market)."""
+MAX_REQUESTERS = 100_000
+"""Most requesters (each has its own arrival process, drawn in turn: MTurk has some tens of
+thousands of active requesters)."""
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-Dist = Annotated[
-    Distribution,
-    BeforeValidator(check_dist_name),
-    BeforeValidator(coerce),
-    AfterValidator(_nonnegative),
-]
-DurationDist = Annotated[
-    Distribution,
-    BeforeValidator(check_dist_name),
-    BeforeValidator(coerce_duration),
-    AfterValidator(_nonnegative),
-]
+NONNEGATIVE = Within(0.0)
+Dist = _dist(NONNEGATIVE)
+DurationDist = _dist(NONNEGATIVE, duration=True)
+PositiveDist = _dist(Within(0.0, low_included=False))
+ProbabilityDist = _dist(Within(0.0, 1.0))
+BatchSizeDist = _dist(Within(0.0, finite_mean=True))
 Shares = Annotated[
-    dict[str, Annotated[float, Field(ge=0)]],
+    dict[str, Annotated[float, Field(ge=0, le=1)]],
     AfterValidator(_sums_to_one),
     AfterValidator(FrozenDict),
 ]
@@ -86,7 +124,9 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # NaN and infinity are refused in every number of a scenario
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 def _as_list(value: Any) -> Any:
@@ -169,24 +209,17 @@ class Profile(_Model):
         "Per-worker multiplier of every session's probability, drawn once per worker."))
     discovery: Annotated[tuple[Discovery, ...], BeforeValidator(_as_list), Field(min_length=1)] = (
         Field(description="One discovery mode, or a list of modes with their shares."))
-    speed: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
-        "Per-worker multiplier on the time a task takes (below 1: faster than typical); "
-        "positive mean."))
-    rejection_probability: Dist = Field(default_factory=lambda: coerce_one(0.0), description=(
-        "Per-worker chance that submitted work is rejected (and unpaid)."))
+    speed: PositiveDist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-worker multiplier on the time a task takes (below 1: faster than typical)."))
+    rejection_probability: ProbabilityDist = Field(
+        default_factory=lambda: coerce_one(0.0),
+        description="Per-worker chance that submitted work is rejected (and unpaid).")
     reservation_pay: Dist = Field(default_factory=lambda: coerce_one(0.0), description=(
         "Per-worker lowest pay per hour of effort: tasks paying less are ignored."))
     task_types: tuple[str, ...] | None = Field(default=None, description=(
         "Names of the task types the workers accept (default: all)."))
-    regions: Shares | None = Field(default=None, description=(
+    regions: Annotated[Shares, Field(min_length=1)] | None = Field(default=None, description=(
         "Shares of the profile's workers per region (default: the scenario's regions)."))
-
-    @field_validator("speed")
-    @classmethod
-    def _speed(cls, v: Any) -> Any:
-        if v.mean() <= 0:
-            raise ValueError("must be positive (a multiplier on the effort of a task)")
-        return v
 
     @field_validator("discovery")
     @classmethod
@@ -207,7 +240,7 @@ class TaskType(_Model):
         "Work a typical worker needs for one task, drawn per batch."))
     effort_spread: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
         "Per-task multiplier on the batch's effort."))
-    batch_size: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+    batch_size: BatchSizeDist = Field(default_factory=lambda: coerce_one(1.0), description=(
         "Tasks per batch (rounded down, at least 1)."))
     expiry: Duration | None = Field(default=None, description=(
         "Time after release when unclaimed tasks expire (default: never)."))
@@ -229,7 +262,7 @@ class Requesters(_Model):
     """Requesters post batches of tasks: Poisson arrivals modulated by hour of day and day of
     week, each requester's share of arrivals proportional to its drawn ``activity``."""
 
-    count: int = Field(ge=1, description="Number of requesters.")
+    count: int = Field(ge=1, le=MAX_REQUESTERS, description="Number of requesters.")
     activity: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
         "Per-requester weight of its share of the batches (heavy-tailed: a few post most)."))
     activity_draw: Literal["random", "quantiles"] = Field(default="random", description=(
@@ -242,7 +275,8 @@ class Requesters(_Model):
         "24 relative weights of the arrival rate, hours 0 to 23."))
     day_of_week: tuple[float, ...] = Field(default=(1.0,) * 7, description=(
         "7 relative weights of the arrival rate, mon to sun (day 0 is a Monday)."))
-    task_mix: Shares = Field(description="Share of the batches of each task type.")
+    task_mix: Annotated[Shares, Field(min_length=1)] = Field(description=(
+        "Share of the batches of each task type."))
 
     @field_validator("hour_of_day")
     @classmethod
@@ -269,9 +303,9 @@ class Platform(_Model):
                                          description="The allocation rule and its parameters.")
     commission: float = Field(default=0.0, ge=0, lt=1, description=(
         "Fee on approved work, a fraction of the reward, paid by the requester on top."))
-    daily_cap: int | None = Field(default=None, ge=1, description=(
+    daily_cap: int | None = Field(default=None, ge=1, le=MAX_COUNT, description=(
         "Most tasks a worker may claim per day (default: no cap)."))
-    max_claimed: int = Field(default=1, ge=1, description=(
+    max_claimed: int = Field(default=1, ge=1, le=MAX_COUNT, description=(
         "Claimed but unfinished tasks a worker may hold at once."))
     payout_threshold: float = Field(default=0.0, ge=0, description=(
         "Earnings below it at the end are not paid out (recorded as withheld)."))
@@ -370,12 +404,13 @@ class Scenario(_Model):
         "Short name: labels the results and names default result folders."))
     description: str = Field(default="", description="Free text, shown in reports.")
     currency: str = Field(default="EUR", description="Currency of every amount of money.")
-    horizon: PositiveDuration = Field(description="Simulated time.")
+    horizon: PositiveDuration = Field(le=MAX_HORIZON, description="Simulated time.")
     scale: float = Field(default=1.0, gt=0, description=(
         "Multiplies the workers and the task volume together, to run a market scaled down."))
     engine: Literal["race", "polling"] = Field(default="race", description=(
         "race: event-driven; polling: the literal oracle simulating every refresh (slow)."))
-    workers: int = Field(ge=1, description="Registered workers of the full-size market.")
+    workers: int = Field(ge=1, le=MAX_COUNT, description=(
+        "Registered workers of the full-size market."))
     regions: Shares = Field(default_factory=FrozenDict, description=(
         "Shares of the workers per region (needed by regional task types)."))
     profiles: Annotated[dict[str, Profile], Field(min_length=1), AfterValidator(FrozenDict)]
@@ -412,6 +447,10 @@ class Scenario(_Model):
         for name, tt in self.task_types.items():
             if tt.regional and not self.regions:
                 raise ValueError(f"task_types.{name} is regional but the scenario has no regions")
+        window = self.platform.allocation.build().window
+        if window > self.horizon:
+            raise ValueError(f"platform.allocation.window: {window:g} s is longer than the "
+                             f"horizon ({self.horizon:g} s): no round would ever close")
         return self
 
     @property
@@ -437,6 +476,7 @@ def coerce_one(value: float) -> Any:
 
 
 def _format_error(err: ValidationError) -> str:
+    """One line per problem: ``<field path>: <what is wrong> (got <value, shortened>)``."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p))
@@ -444,10 +484,15 @@ def _format_error(err: ValidationError) -> str:
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the scenario reference in the README)"
         given = e.get("input")
-        hidden = e["type"] == "missing" or (isinstance(given, dict) and len(repr(given)) > 160)
-        shown = "" if hidden else f" (got {given!r})"
-        lines.append(f"{loc or '<scenario>'}: {msg}{shown}")
-    return "invalid scenario:\n  " + "\n  ".join(lines)
+        hidden = e["type"] in ("missing", VALUE_SHOWN) or isinstance(given, dict | list | tuple)
+        where = f"{loc}: " if loc else ""  # checks across fields name their fields themselves
+        lines.append(f"{where}{msg}" + ("" if hidden else f" (got {shown(given)})"))
+    return "\n".join(lines)
+
+
+def in_context(exc: ScenarioError, where: str) -> ScenarioError:
+    """``exc`` with ``where`` (a file, an override) put before each of its lines."""
+    return type(exc)("\n".join(f"{where}: {line}" for line in str(exc).splitlines()))
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -462,8 +507,11 @@ def validate(data: dict[str, Any]) -> Scenario:
     Top-level keys starting with ``x-`` are YAML extension fields (holders of ``&anchors``
     reused elsewhere in the file) and are dropped; every other unknown key is an error.
     """
-    if not isinstance(data, dict):
-        raise ScenarioError(f"a scenario must be a mapping of keys to values, got {data!r}")
+    if not isinstance(data, dict):  # say what it is without echoing a whole unrelated file
+        what = f"text of {len(data):,} characters" if isinstance(data, str) else \
+            f"a {type(data).__name__}" if isinstance(data, list | tuple) else shown(data)
+        raise ScenarioError(f"<scenario>: a scenario is a mapping of keys to values (got "
+                            f"{what})")
     data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
     try:
         return Scenario.model_validate(data)
@@ -477,6 +525,9 @@ def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
         return source
     if isinstance(source, dict):
         return validate(copy.deepcopy(source))
+    if not isinstance(source, str | Path):
+        raise TypeError(f"load_scenario: source must be a path (str or Path), a dict or a "
+                        f"Scenario, got {type(source).__name__} {shown(source)}")
     path = Path(source)
     data = read_yaml(path, "scenario file")
     if data is None:
@@ -484,20 +535,7 @@ def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
     try:
         return validate(data)
     except ScenarioError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
-
-
-def read_yaml(path: Path, what: str) -> Any:
-    """Parse a YAML file, turning an unreadable file or bad YAML into a ScenarioError that
-    names the file (``what`` says what kind of file it should be)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ScenarioError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+        raise in_context(exc, str(path)) from None
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -530,14 +568,20 @@ def override(scenario: Scenario | dict[str, Any], changes: dict[str, Any]) -> Sc
     ``override(scn, {"platform.allocation.rule": "fcfs", "horizon": "7d"})``; list items are
     addressed by index (``profiles.employee.sessions.0.probability``).
     """
+    if not isinstance(scenario, Scenario | dict):
+        raise TypeError(f"override: scenario must be a Scenario or a dict, got "
+                        f"{type(scenario).__name__}")
+    if not isinstance(changes, Mapping) or not all(isinstance(k, str) for k in changes):
+        raise TypeError(f"override: changes must be a mapping of dotted paths (str) to values, "
+                        f"got {type(changes).__name__} {shown(changes)}")
     data = scenario.to_dict() if isinstance(scenario, Scenario) else copy.deepcopy(scenario)
     for path, value in changes.items():
         _set_path(data, path, value)
     try:
         return validate(data)
     except ScenarioError as exc:
-        paths = ", ".join(f"{k}={v!r}" for k, v in changes.items())
-        raise ScenarioError(f"after override {paths}: {exc}") from None
+        paths = ", ".join(f"{k}={shown(v)}" for k, v in changes.items())
+        raise in_context(exc, f"after override {shown(paths)[1:-1]}") from None
 
 
 def horizon_days(scenario: Scenario) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.checks import check_seed
 from sim.errors import ScenarioError
 from sim.results import provenance
 from sim.scenario import Scenario, load_scenario
@@ -377,7 +378,7 @@ def sensitivity(
         raise ScenarioError(f"n: got {n}; Sobol' sampling needs a power of 2 (e.g. 32, 64, "
                             "128) to keep the sequence balanced")
     replications = _whole(replications, "replications", 1)
-    seed = _whole(seed, "seed", 0)
+    seed = check_seed(seed)
     levels = _whole(levels, "levels", 2)
     outputs = check_metrics(list(outputs), base, "outputs")
     parameters = parse_problem(problem, base)

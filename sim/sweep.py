@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.checks import check_seed
 from sim.dataset import IDENTITY, TABLE_NAMES, RunDataset, points_frame, with_parameters, write_runs
 from sim.errors import ScenarioError
 from sim.executors import open_executor, progress_bar
@@ -329,7 +330,7 @@ def sweep(
     base = load_scenario(scenario)
     axes = parse_grid(grid)
     replications = _whole(replications, "replications", 1)
-    seed = _whole(seed, "seed", 0)
+    seed = check_seed(seed)
     tables = _check_tables(tables)
     if tables and store is None:
         raise ScenarioError("tables: keeping run tables needs a store folder (store=...)")

@@ -38,14 +38,14 @@ def test_every_field_of_every_section_is_documented() -> None:
 
 
 @pytest.mark.parametrize(("path", "cells"), [
-    ("horizon", "duration | required | > 0 |"),
+    ("horizon", "duration | required | ≤ 3660d, > 0 |"),
     ("profiles.<profile>.share", "number | required | ≥ 0, ≤ 1 |"),
     ("profiles.<profile>.sessions[].start", "[duration distribution](#distributions) | required"),
     ("profiles.<profile>.discovery", "[Discovery](#discovery), or a list of them | required"),
-    ("profiles.<profile>.speed", "[distribution](#distributions) | `1` | no negative values |"),
+    ("profiles.<profile>.speed", "[distribution](#distributions) | `1` | values > 0 |"),
     ("requesters.task_mix", "shares: names → numbers ≥ 0 | required | sum to 1 |"),
     ("platform.allocation", "[allocation rule](#allocation-rules) | `{rule: fcfs}` |"),
-    ("platform.daily_cap", "whole number or null | none | ≥ 1 |"),
+    ("platform.daily_cap", "whole number or null | none | ≥ 1, ≤ 1e+09 |"),
     ("engine", "one of `race`, `polling` | `race` |"),
     ("platform.allocation.window", "duration | `1min` | > 0 |"),
 ])
