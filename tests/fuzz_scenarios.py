@@ -8,8 +8,10 @@ Not collected by pytest (a tool for whoever fixes the defects the property test 
     .venv/bin/python tests/fuzz_scenarios.py report g1.jsonl m1.jsonl
 
 ``run`` draws cases with random (not derandomised) Hypothesis seeds, without shrinking, runs
-each one bounded (``run_case``) and appends one JSON line per case; ``report`` prints one
-line per defect class with its count and the smallest case that shows it.
+each one bounded (``run_case``) and appends one JSON line per case; ``--skip-known`` skips
+generated scenarios that trip the most frequent defects, so rarer ones show. ``report`` prints
+one line per defect class (exception type and innermost frame of ``sim/``, or violated
+invariant) with its count and the smallest case that shows it.
 """
 
 from __future__ import annotations
