@@ -342,16 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
-        help="write a self-contained HTML report of a run, comparison or calibration folder",
+        help="write a self-contained HTML report of a result folder",
         description="Write one self-contained HTML page (plots embedded, nothing fetched: it "
         "opens without network and can be sent as a single file) of RESULT_DIR, a folder "
-        "written by 'microwork run', 'compare' or 'calibrate': the scenario in plain words, "
-        "the headline table, the comparison with its intervals, the plots and the manifest. "
-        "Written atomically (a temporary file renamed into place).",
+        "written by 'microwork run', 'compare', 'calibrate', 'sweep' or 'sensitivity': the "
+        "scenario in plain words, the headline table (the comparison with its intervals, the "
+        "sweep's or the indices' table), the plots and the manifest. Written atomically (a "
+        "temporary file renamed into place); an existing file is replaced only if it is a "
+        "report microwork wrote.",
     )
     report.add_argument("result_dir", metavar="RESULT_DIR", type=Path, help="result folder")
     report.add_argument("--out", type=Path, metavar="FILE",
-                        help="HTML file to write (default: RESULT_DIR/report.html)")
+                        help="HTML file to write (default: RESULT_DIR/report.html); an existing "
+                        "file is replaced only if it is a report microwork wrote")
     report.set_defaults(handler=cmd_report)
     add_experiment_commands(commands)  # sweep, sensitivity (issue 6)
     return parser
@@ -1051,10 +1054,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # files only, never a window
     from sim.html_report import REPORT_NAME, folder_kind, write_report
 
-    try:
-        folder_kind(args.result_dir)
-    except ValueError as exc:
-        raise UsageError(f"RESULT_DIR: {exc}") from None
+    folder_kind(args.result_dir)  # StoreError naming what is wrong with the folder
     out = args.out if args.out is not None else args.result_dir / REPORT_NAME
     if out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a folder; give the HTML file to write")
