@@ -1018,6 +1018,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not Path(path).is_file():
         raise UsageError(f"--targets {str(path)!r}: no such file")
     targets = calibration.load_targets(path)
+    calibration.check_targets(scenario, targets, str(path))
     shown = args.out or default_experiment_out(scenario.name, "calibration")
     target = shown.expanduser().resolve()
     check_replaceable(target, "calibration")  # before computing anything
