@@ -565,8 +565,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _comparison_plan(args: argparse.Namespace) -> tuple[ComparisonSpec, dict[str, Any]]:
-    """The spec read from ``args.source`` and what to run: its settings with the command-line
-    options applied (variants, baseline, replications, seed, processes)."""
+    """The spec read from ``args.source`` (its scenario changed by ``--set``) and what to run:
+    its settings with the command-line options applied (variants, baseline, replications,
+    seed, processes)."""
     from sim.scenario import override
 
     added = [parse_variant(item) for item in args.variants or []]  # syntax before reading

@@ -81,13 +81,9 @@ def capped(text: str, limit: int = NAME_LIMIT) -> str:
 
 
 def safe_name(name: str, fallback: str = "scenario") -> str:
-    """``name`` reduced to characters safe in a path (others become ``_``) and capped at
-    :data:`NAME_LIMIT` characters (see :func:`capped`); ``fallback`` when nothing is left."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or fallback
-    if len(cleaned) <= NAME_LIMIT:
-        return cleaned
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{cleaned[:NAME_LIMIT]}-{digest}"
+    """``name`` reduced to characters safe in a path (others become ``_``; ``fallback`` when
+    nothing is left) and capped at :data:`NAME_LIMIT` characters (see :func:`capped`)."""
+    return capped(re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or fallback)
 
 
 def _host() -> str:
@@ -366,11 +362,13 @@ class StateLayout:
             return True
         return str(relative.parent) in self.run_dirs and self.is_run_file(relative.name)
 
-    def _entries(self, folder: Path) -> Iterator[tuple[PurePosixPath, Path]]:
+    @staticmethod
+    def _entries(folder: Path) -> Iterator[PurePosixPath]:
+        """Every file and folder below ``folder`` (relative), except temporary files."""
         for root, dirs, files in os.walk(folder):
             for name in [*dirs, *files]:
-                path = Path(root) / name
-                yield PurePosixPath(path.relative_to(folder).as_posix()), path
+                if not is_temporary(name):
+                    yield PurePosixPath((Path(root) / name).relative_to(folder).as_posix())
 
     def count(self, folder: Path) -> int:
         """Number of finished runs in ``folder`` (0 when it does not exist)."""
@@ -390,8 +388,7 @@ class StateLayout:
         if not folder.is_dir():
             raise StoreError(f"{folder} exists and is not a folder; it would hold {what}: "
                              "move it or choose another output folder")
-        entries = [(rel, path) for rel, path in self._entries(folder)
-                   if not is_temporary(rel.name)]
+        entries = list(self._entries(folder))
         if not entries:
             return None
         if not (folder / self.spec_file).is_file():
@@ -404,7 +401,7 @@ class StateLayout:
             raise StoreError(f"{folder / self.spec_file} does not say that microwork wrote it "
                              f"for {what} (or an older version did); move the folder or remove "
                              "it by hand")
-        foreign = [str(rel) for rel, path in entries if not self._known(rel)]
+        foreign = [str(rel) for rel in entries if not self._known(rel)]
         if foreign:
             raise StoreError(f"{folder} holds files microwork does not write into {what} "
                              f"({shown(foreign)}); it would be deleted with them: move them "
