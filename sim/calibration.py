@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.errors import SpecError, shown
 from sim.metrics import SECONDS_PER_MONTH, median, top_share
 from sim.scenario import Scenario
 
@@ -222,9 +223,57 @@ def _read(scn: Scenario, path: str) -> float:
     return float(node)
 
 
+TARGET_COLUMNS = ("id", "market", "quantity", "value", "unit", "tolerance", "status", "source")
+"""Columns of a targets file (see ``calibration/targets.csv``)."""
+
+
 def load_targets(path: str | Path = DEFAULT_TARGETS) -> pd.DataFrame:
-    """Read the published targets (one row a figure) indexed by id."""
-    return pd.read_csv(path).set_index("id")
+    """Read the published targets (one row a figure) indexed by id.
+
+    The file must be a CSV with the columns of :data:`TARGET_COLUMNS`, one non-empty, unique
+    id per row, and numbers for ``value`` and ``tolerance`` (a tolerance of 0 or more);
+    anything else raises SpecError naming the file and what is wrong."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype={"id": str})
+    except (OSError, ValueError) as exc:
+        why = "it is not text (UTF-8)" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise SpecError(f"{path}: not a targets CSV file ({why.strip() or 'empty'}); expected "
+                        f"the columns {', '.join(TARGET_COLUMNS)}") from None
+    missing = [c for c in TARGET_COLUMNS if c not in table.columns]
+    if missing:
+        raise SpecError(f"{path}: not a targets file: missing column(s) {', '.join(missing)} "
+                        f"(it has {shown(list(table.columns))}); expected the columns "
+                        f"{', '.join(TARGET_COLUMNS)}")
+    ids = table["id"]
+    if ids.isna().any() or ids.duplicated().any():
+        bad = ids[ids.isna() | ids.duplicated()].iloc[0]
+        what = "an empty id" if pd.isna(bad) else f"the id {bad!r} twice"
+        raise SpecError(f"{path}: id: every row needs its own id; got {what}")
+    for column in ("value", "tolerance"):
+        numbers = pd.to_numeric(table[column], errors="coerce")
+        wrong = numbers.isna() | (numbers < 0 if column == "tolerance" else False)
+        if wrong.any():
+            row = int(wrong.to_numpy().nonzero()[0][0])
+            allowed = "a number of 0 or more" if column == "tolerance" else "a number"
+            raise SpecError(f"{path}: {column} of {table['id'].iloc[row]!r} (row {row + 2}): "
+                            f"expected {allowed}, got {shown(table[column].iloc[row])}")
+        table[column] = numbers.astype(float)
+    return table.set_index("id")
+
+
+def check_targets(scn: Scenario, targets: pd.DataFrame, where: str = "the targets file"
+                  ) -> None:
+    """Raise SpecError unless every target the scenario's calibration section names (and
+    every target of its fit stages) is a row of ``targets``."""
+    if scn.calibration is None:
+        raise SpecError(f"scenario {scn.name!r} has no calibration section")
+    named = [*scn.calibration.targets, *(t for stage in scn.calibration.fit
+                                         for t in stage.targets)]
+    missing = sorted({t for t in named if t not in targets.index})
+    if missing:
+        raise SpecError(f"{where}: no row for the target(s) {shown(missing)} that scenario "
+                        f"{scn.name!r} names in its calibration section")
 
 
 @dataclass
@@ -264,12 +313,9 @@ def report(
     """Build the report from the replication rows of a comparison (``target.<id>`` columns)."""
     from sim.experiment import interval
 
-    if scn.calibration is None:
-        raise ValueError(f"scenario {scn.name!r} has no calibration section")
+    check_targets(scn, targets)
     rows = []
     for tid, spec in scn.calibration.targets.items():
-        if tid not in targets.index:
-            raise ValueError(f"calibration.targets.{tid}: no such row in the targets file")
         row = targets.loc[tid]
         if spec.role == "input" and spec.measure is None:
             mean = input_value(scn, spec)
@@ -308,12 +354,12 @@ def calibrate(
     progress: bool = True,
 ) -> CalibrationReport:
     """Run the scenario's replications and compare every target it names with the file."""
-    if scn.calibration is None:
-        raise ValueError(f"scenario {scn.name!r} has no calibration section")
+    targets = load_targets() if targets is None else targets
+    check_targets(scn, targets)  # before running anything
     spec = scn.calibration
     runs = run_replications(scn, replications or spec.replications, seed or spec.seed,
                             processes, progress)
-    return report(scn, load_targets() if targets is None else targets, runs)
+    return report(scn, targets, runs)
 
 
 def fit(
@@ -336,9 +382,8 @@ def fit(
 
     from sim.scenario import override
 
-    if scn.calibration is None:
-        raise ValueError(f"scenario {scn.name!r} has no calibration section")
     targets = load_targets() if targets is None else targets
+    check_targets(scn, targets)  # before running anything
     spec = scn.calibration
     fitted: dict[str, float] = {}
 

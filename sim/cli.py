@@ -15,32 +15,34 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sim.errors import MicroworkError, ScenarioError, UsageError
+from sim.errors import MicroworkError, ScenarioError, StoreError, UsageError
+from sim.folders import (
+    StateLayout,
+    check_replaceable,
+    safe_name,
+    staged_folder,
+    write_manifest,
+)
 from sim.progress import HorizonProgress
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-RESULT_MARKER = "manifest.json"
-"""A folder holding this file is a previous result, which ``run`` may replace."""
 
 DEFAULT_REPLICATIONS = 20
 DEFAULT_COMPARE_SEED = 1
 PARTIAL_SUFFIX = ".partial"
-"""``<out>.partial`` holds the finished runs of a comparison until its result folder is written."""
-SPEC_FILE = "spec.json"
-"""A folder holding this file is the state of an interrupted comparison (sim.experiment)."""
+"""``<out>.partial`` holds the finished runs of a comparison, sweep or sensitivity analysis
+until its result folder is written."""
 SPEC_KEYS = ("scenario", "variants", "baseline", "replications", "seed", "processes", "target")
 COMPARE_DESCRIPTION = """\
 Run every variant of SCENARIO_OR_SPEC REPLICATIONS times, replication r of every variant
@@ -48,7 +50,8 @@ with the same seed (same workers, same task arrivals); print each headline metri
 variant with its 95% interval and the paired difference to the baseline; write
 runs.parquet, table.csv, paired.csv, manifest.json and plots to a result folder
 (atomically). Finished runs are kept in the sibling folder <out>.partial meanwhile: after
-an interruption (Ctrl-C) the same command resumes where it stopped.
+an interruption (Ctrl-C) the same command resumes where it stopped (--repair first deletes
+damaged run files found there, whose runs are then computed again).
 """
 COMPARE_EPILOG = """\
 variants:
@@ -64,6 +67,7 @@ variants:
 
 examples:
   microwork compare scenarios/policies.yaml --replications 10 --processes 2
+  microwork compare scenarios/policies.yaml --set horizon=7d --replications 5
   microwork compare scenarios/baseline.yaml --variant fcfs: \\
       --variant lottery:platform.allocation.rule=lottery --baseline fcfs
 """
@@ -194,11 +198,14 @@ def parse_variant(item: str) -> tuple[str, dict[str, Any]]:
     return name, changes
 
 
+OUT_HELP = ("result folder (default: {}); an existing folder is replaced only if it is "
+            "empty or a result of the same kind that microwork wrote")
+
+
 def _output_options(parser: argparse.ArgumentParser, default_out: str, plots: str,
                     quiet: str) -> None:
     """The ``--out``, ``--no-plots`` and ``--quiet`` options of a command writing a folder."""
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help=f"result folder (default: {default_out})")
+    parser.add_argument("--out", type=Path, metavar="DIR", help=OUT_HELP.format(default_out))
     parser.add_argument("--no-plots", action="store_true", help=f"do not draw {plots}")
     parser.add_argument("--quiet", action="store_true", help=quiet)
 
@@ -224,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate a scenario, print a summary and write the result folder",
         description="Simulate SCENARIO once, print headline metrics and a per-profile table, "
         "and write tables, summary, manifest and plots to a result folder (atomically: an "
-        "error never leaves a half-written folder; an existing result folder is replaced).",
+        "error never leaves a half-written folder; an existing run folder that microwork wrote "
+        "is replaced, any other non-empty folder is refused).",
     )
     run.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     run.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
@@ -290,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seed,
         help=f"seed of the replication seeds (default: the spec's, else {DEFAULT_COMPARE_SEED})",
     )
+    compare.add_argument(
+        "--set", dest="overrides", action="append", metavar="PATH=VALUE",
+        help="override a field of the scenario by dotted path, before the variants are "
+        "applied (as with run); repeatable",
+    )
+    _repair_option(compare)
     _output_options(compare, "results/<spec or scenario name>-compare", "the PNG plots",
                     "no progress bar and no table; print only the result folder")
     compare.set_defaults(handler=cmd_compare)
@@ -322,22 +336,25 @@ def build_parser() -> argparse.ArgumentParser:
                            help="exit with status 1 when a fitted target or an input is out "
                            "of its band (for CI)")
     calibrate.add_argument("--out", type=Path, metavar="DIR",
-                           help="result folder (default: results/<scenario name>-calibration)")
+                           help=OUT_HELP.format("results/<scenario name>-calibration"))
     calibrate.add_argument("--quiet", action="store_true", help="no progress and no table")
     calibrate.set_defaults(handler=cmd_calibrate)
 
     report = commands.add_parser(
         "report",
-        help="write a self-contained HTML report of a run, comparison or calibration folder",
+        help="write a self-contained HTML report of a result folder",
         description="Write one self-contained HTML page (plots embedded, nothing fetched: it "
         "opens without network and can be sent as a single file) of RESULT_DIR, a folder "
-        "written by 'microwork run', 'compare' or 'calibrate': the scenario in plain words, "
-        "the headline table, the comparison with its intervals, the plots and the manifest. "
-        "Written atomically (a temporary file renamed into place).",
+        "written by 'microwork run', 'compare', 'calibrate', 'sweep' or 'sensitivity': the "
+        "scenario in plain words, the headline table (the comparison with its intervals, the "
+        "sweep's or the indices' table), the plots and the manifest. Written atomically (a "
+        "temporary file renamed into place); an existing file is replaced only if it is a "
+        "report microwork wrote.",
     )
     report.add_argument("result_dir", metavar="RESULT_DIR", type=Path, help="result folder")
     report.add_argument("--out", type=Path, metavar="FILE",
-                        help="HTML file to write (default: RESULT_DIR/report.html)")
+                        help="HTML file to write (default: RESULT_DIR/report.html); an existing "
+                        "file is replaced only if it is a report microwork wrote")
     report.set_defaults(handler=cmd_report)
     add_experiment_commands(commands)  # sweep, sensitivity (issue 6)
     return parser
@@ -478,52 +495,22 @@ def _load(args: argparse.Namespace) -> Any:
     return sim.override(scenario, changes) if changes else scenario
 
 
-def _safe_name(name: str, fallback: str = "scenario") -> str:
-    """``name`` reduced to characters safe in a path."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or fallback
-
-
 def default_out(scenario_name: str, seed: int) -> Path:
-    """``results/<scenario name>-seed<N>``, the name reduced to characters safe in a path."""
-    return Path("results") / f"{_safe_name(scenario_name)}-seed{seed}"
+    """``results/<scenario name>-seed<N>``, the name made safe for a path (and not too long)."""
+    return Path("results") / f"{safe_name(scenario_name)}-seed{seed}"
 
 
-def default_compare_out(name: str) -> Path:
-    """``results/<spec or scenario name>-compare``, the name made safe for a path."""
-    return Path("results") / f"{_safe_name(name)}-compare"
+def default_experiment_out(name: str, suffix: str) -> Path:
+    """``results/<spec or scenario name>-<suffix>`` (``compare``, ``sweep``, ...), the name
+    made safe for a path (and not too long)."""
+    return Path("results") / f"{safe_name(name)}-{suffix}"
 
 
-def _check_target(target: Path) -> None:
-    """Refuse to replace anything but a previous result folder (or an empty folder), so a
-    mistyped ``--out`` can never wipe out a directory of other files."""
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise UsageError(f"--out {str(target)!r} exists and is not a folder")
-    if any(target.iterdir()) and not (target / RESULT_MARKER).is_file():
-        raise UsageError(
-            f"--out {str(target)!r} is a folder that does not hold a microwork result "
-            f"(no {RESULT_MARKER}); refusing to replace it, choose another --out"
-        )
-
-
-@contextmanager
-def staged_folder(target: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder of ``target`` to write into, then move it into place;
-    on any error (or Ctrl-C) remove it, so ``target`` is never left half-written."""
-    from sim.results import replace_dir
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private (0700); a result is not
-        yield staging
-        replace_dir(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def _repair_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--repair", action="store_true",
+        help="delete the damaged run files found in <out>.partial (a truncated file, say) and "
+        "compute those runs again; without it a damaged file is an error naming it")
 
 
 # --------------------------------------------------------------------------- commands
@@ -541,9 +528,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = _load(args)
     shown = args.out if args.out is not None else default_out(scenario.name, args.seed)
     target = shown.expanduser().resolve()  # "--out ." names the current folder, not ""
-    _check_target(target)
+    check_replaceable(target, "run")  # before computing anything
     try:
-        with staged_folder(target) as staging:
+        with staged_folder(target, "run") as staging:
             progress = HorizonProgress(f"simulating {scenario.name}", disable=args.quiet,
                                        delay=2.0, notebook=False)
             try:
@@ -577,36 +564,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _finished_runs(state: Path) -> set[tuple[str, int]]:
-    """(variant, replication) of the runs already in a comparison's state folder (the files
-    ``runs/<variant>-<replication>.json`` that sim.experiment streams there)."""
-    found = set()
-    for file in state.glob("runs/*.json"):
-        variant, _, replication = file.stem.rpartition("-")
-        if replication.isdigit():
-            found.add((variant, int(replication)))
-    return found
-
-
-def _check_state(state: Path) -> None:
-    """Refuse to use as state folder anything but a previous state folder (or an empty
-    folder): it is deleted once the comparison is written."""
-    if not state.exists():
-        return
-    if not state.is_dir() or (any(state.iterdir()) and not (state / SPEC_FILE).is_file()):
-        raise UsageError(
-            f"{str(state)!r} exists and does not hold an interrupted comparison (no {SPEC_FILE}); "
-            "it would be used for the state of this comparison: move it or choose another --out"
-        )
-
-
 def _comparison_plan(args: argparse.Namespace) -> tuple[ComparisonSpec, dict[str, Any]]:
-    """The spec read from ``args.source`` and what to run: its settings with the command-line
-    options applied (variants, baseline, replications, seed, processes)."""
+    """The spec read from ``args.source`` (its scenario changed by ``--set``) and what to run:
+    its settings with the command-line options applied (variants, baseline, replications,
+    seed, processes)."""
     from sim.scenario import override
 
     added = [parse_variant(item) for item in args.variants or []]  # syntax before reading
+    changes = parse_overrides(args.overrides)
     spec = load_comparison_spec(args.source)
+    if changes:
+        spec.scenario = override(spec.scenario, changes)
     variants = dict(spec.variants)
     given: set[str] = set()
     for name, changes in added:
@@ -656,49 +624,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # files only, never a window
     from sim import plots
-    from sim.experiment import compare, write_comparison
+    from sim.experiment import STATE, compare, write_comparison
     from sim.report import format_comparison
 
     spec, plan = _comparison_plan(args)
-    shown = args.out if args.out is not None else default_compare_out(spec.name)
-    target = shown.expanduser().resolve()  # "--out ." names the current folder, not ""
-    _check_target(target)
-    state = target.with_name(target.name + PARTIAL_SUFFIX)
-    shown_state = Path(f"{shown}{PARTIAL_SUFFIX}") if shown.name else state
-    _check_state(state)
-    existed = state.exists()
-    before = _finished_runs(state)
-    start = time.perf_counter()
-    try:
-        comparison = compare(
-            spec.scenario,
-            plan["variants"],
-            plan["replications"],
-            plan["seed"],
-            plan["processes"],
-            baseline=plan["baseline"],
-            state_dir=state,
-            progress=not args.quiet,
-            target=spec.target,
-        )
-    except BaseException as exc:
-        done = _finished_runs(state)
-        if not existed and not done:  # nothing worth keeping: leave no trace
-            shutil.rmtree(state, ignore_errors=True)
-        if isinstance(exc, KeyboardInterrupt):
-            kept = f"{len(done)} finished runs are kept in {shown_state}; " if done else ""
-            print(f"interrupted: {kept}run the same command again to resume", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if isinstance(exc, OSError):
-            print(
-                f"error: cannot write the comparison state to {str(shown_state)!r}: {exc}",
-                file=sys.stderr,
-            )
-            return EXIT_FAILURE
-        raise
-    wall = time.perf_counter() - start
-    in_use = set(zip(comparison.runs["variant"], comparison.runs["replication"], strict=True))
-    resumed = len(before & in_use)
+
+    def launch(state: Path) -> Any:
+        return compare(spec.scenario, plan["variants"], plan["replications"], plan["seed"],
+                       plan["processes"], baseline=plan["baseline"], state_dir=state,
+                       progress=not args.quiet, target=spec.target, repair=args.repair)
+
+    outcome = _run_experiment(args, "comparison", spec.name, STATE, launch)
+    if isinstance(outcome, int):
+        return outcome
+    comparison, target, shown, wall = outcome
     spec_as_run = {
         "scenario": str(spec.scenario_file) if spec.scenario_file else None,
         **{key: plan[key] for key in ("baseline", "replications", "seed", "variants")},
@@ -712,31 +651,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
         "seed": plan["seed"],
         "processes": plan["processes"],
         "wall_time": wall,
-        "runs_computed": len(in_use) - resumed,
-        "runs_resumed": resumed,
+        **comparison.stats,
     }
-    try:
-        with staged_folder(target) as staging:
-            write_comparison(comparison, staging, manifest)
-            if not args.no_plots:
-                plots.save_comparison_plots(comparison, staging, spec.scenario.currency)
-    except OSError as exc:
-        print(f"error: cannot write results to {str(shown)!r}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    shutil.rmtree(state, ignore_errors=True)
+
+    def write(folder: Path) -> None:
+        write_comparison(comparison, folder, manifest)
+        if not args.no_plots:
+            plots.save_comparison_plots(comparison, folder, spec.scenario.currency)
+
+    status = _write_experiment(target, shown, "comparison", STATE, write)
+    if status != EXIT_OK:
+        return status
     if args.quiet:
         print(shown)
         return EXIT_OK
     scn = spec.scenario
     title = spec.name if spec.name == scn.name else f"{spec.name} (scenario {scn.name!r})"
     print(format_comparison(comparison, scn.currency, list(scn.profiles), title=title))
-    files = sorted(p.name for p in target.iterdir())
-    print(
-        f"\n{len(in_use) - resumed} runs computed in {wall:.1f} s"
-        + (f", {resumed} resumed from {shown_state}" if resumed else "")
-        + f" ({plan['processes']} process{'' if plan['processes'] == 1 else 'es'})."
-    )
-    print(f"Wrote {shown}{'' if str(shown).endswith('/') else '/'} ({', '.join(files)})")
+    print(_finish_message(comparison, shown, target, wall))
     return EXIT_OK
 
 
@@ -754,8 +686,8 @@ executors (--executor):
 
 Finished runs are streamed to <out>.partial/ (one Parquet file per run) while the experiment
 runs: after an interruption (Ctrl-C, a killed job) the same command computes only the runs
-that are missing. At the end the result folder is written atomically and <out>.partial/ is
-removed.
+that are missing (--repair first deletes damaged run files, whose runs are then computed
+again). At the end the result folder is written atomically and <out>.partial/ is removed.
 """
 
 
@@ -792,8 +724,9 @@ def _add_experiment_options(command: argparse.ArgumentParser, set_help: str) -> 
                          "(default: the spec's, else 1)")
     command.add_argument("--set", dest="overrides", action="append", metavar="PATH=VALUE",
                          help=set_help)
+    _repair_option(command)
     command.add_argument("--out", type=Path, metavar="DIR",
-                         help="result folder (default: results/<spec name>-<command>)")
+                         help=OUT_HELP.format("results/<spec name>-<command>"))
     command.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     command.add_argument("--quiet", action="store_true",
                          help="no progress bar and no table; print only the result folder")
@@ -848,27 +781,31 @@ def _experiment_spec(args: argparse.Namespace, loader: Any) -> Any:
     return spec
 
 
-def _run_experiment(args: argparse.Namespace, kind: str, name: str,
+OUT_SUFFIX = {"comparison": "compare", "sweep": "sweep", "sensitivity": "sensitivity"}
+"""Suffix of the default result folder of each experiment command, by kind of folder."""
+
+
+def _run_experiment(args: argparse.Namespace, kind: str, name: str, layout: StateLayout,
                     launch: Any) -> tuple[Any, Path, Path, float] | int:
-    """Run ``launch(state_folder)`` with the finished runs streamed to ``<out>.partial``;
-    return (result, target, shown, wall time), or the exit status after an interruption or
-    a write error."""
-    shown = args.out if args.out is not None else Path("results") / f"{_safe_name(name)}-{kind}"
-    target = shown.expanduser().resolve()
-    _check_target(target)
+    """Check the result folder of a ``kind`` experiment, then run ``launch(state_folder)``
+    with the finished runs streamed to ``<out>.partial`` (its store checks that folder, laid
+    out as ``layout``); return (result, target, shown, wall time), or the exit status after an
+    interruption or a write error."""
+    shown = args.out if args.out is not None else default_experiment_out(name, OUT_SUFFIX[kind])
+    target = shown.expanduser().resolve()  # "--out ." names the current folder, not ""
+    check_replaceable(target, kind)  # before computing anything
     state = target.with_name(target.name + PARTIAL_SUFFIX)
     shown_state = Path(f"{shown}{PARTIAL_SUFFIX}") if shown.name else state
-    _check_state(state)
     existed = state.exists()
-    before = len(list(state.glob("runs/*.parquet")))
+    before = layout.count(state) if layout.check(state) is not None else 0  # or StoreError
     if before and not args.quiet:
         print(f"resuming from {shown_state}: {before} finished runs found", file=sys.stderr)
     start = time.perf_counter()
     try:
         result = launch(state)
     except BaseException as exc:
-        done = len(list(state.glob("runs/*.parquet")))
-        if not existed and not done:
+        done = layout.count(state)
+        if not existed and not done:  # nothing worth keeping: leave no trace
             shutil.rmtree(state, ignore_errors=True)
         if isinstance(exc, KeyboardInterrupt):
             kept = f"{done} finished runs are kept in {shown_state}; " if done else ""
@@ -882,19 +819,22 @@ def _run_experiment(args: argparse.Namespace, kind: str, name: str,
     return result, target, shown, time.perf_counter() - start
 
 
-def _write_experiment(result: Any, target: Path, shown: Path, manifest: dict[str, Any],
-                      plot: Any) -> int:
-    """Write the result folder atomically (files, then ``plot(folder)`` unless None) and
-    remove the ``.partial`` state folder."""
+def _write_experiment(target: Path, shown: Path, kind: str, layout: StateLayout,
+                      write: Callable[[Path], None]) -> int:
+    """Write the ``kind`` result folder atomically with ``write(folder)`` and remove the
+    ``.partial`` state folder (laid out as ``layout``; kept, with a note, if it now holds
+    something else)."""
     try:
-        with staged_folder(target) as staging:
-            result.write_into(staging, manifest)
-            if plot is not None:
-                plot(staging)
+        with staged_folder(target, kind) as staging:
+            write(staging)
     except OSError as exc:
         print(f"error: cannot write results to {str(shown)!r}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    shutil.rmtree(target.with_name(target.name + PARTIAL_SUFFIX), ignore_errors=True)
+    state = target.with_name(target.name + PARTIAL_SUFFIX)
+    try:
+        layout.remove(state)
+    except (StoreError, OSError) as exc:
+        print(f"note: the state folder was kept: {exc}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -975,6 +915,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
+    from sim.dataset import STATE
     from sim.sweep import load_sweep_spec, sweep
 
     spec = _experiment_spec(args, load_sweep_spec)
@@ -984,23 +925,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     def launch(state: Path) -> Any:
         return sweep(spec.scenario, spec.grid, replications, seed, executor=args.executor,
                      processes=args.processes or spec.processes, store=state,
-                     progress=not args.quiet)
+                     progress=not args.quiet, repair=args.repair)
 
-    outcome = _run_experiment(args, "sweep", spec.name, launch)
+    outcome = _run_experiment(args, "sweep", spec.name, STATE, launch)
     if isinstance(outcome, int):
         return outcome
     result, target, shown, wall = outcome
     currency = spec.scenario.currency
 
-    def plot(folder: Path) -> None:
-        from sim.sweep_plots import save_sweep_plots
-
-        save_sweep_plots(result, folder, spec.metrics, currency)
-
     manifest = {"command": "sweep", "source": str(Path(args.spec).resolve()),
                 "metrics": spec.metrics, "cli_wall_time": wall}
-    status = _write_experiment(result, target, shown, manifest,
-                               None if args.no_plots else plot)
+
+    def write(folder: Path) -> None:
+        from sim.sweep_plots import save_sweep_plots
+
+        result.write_into(folder, manifest)
+        if not args.no_plots:
+            save_sweep_plots(result, folder, spec.metrics, currency)
+
+    status = _write_experiment(target, shown, "sweep", STATE, write)
     if status != EXIT_OK:
         return status
     if args.quiet:
@@ -1017,6 +960,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
+    from sim.dataset import STATE
     from sim.sensitivity import load_sensitivity_spec, sensitivity
 
     spec = _experiment_spec(args, load_sensitivity_spec)
@@ -1027,23 +971,26 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             replications=args.replications or spec.replications,
             seed=spec.seed if args.seed is None else args.seed,
             second_order=spec.second_order, levels=spec.levels, executor=args.executor,
-            processes=args.processes or spec.processes, store=state, progress=not args.quiet)
+            processes=args.processes or spec.processes, store=state, progress=not args.quiet,
+            repair=args.repair)
 
-    outcome = _run_experiment(args, "sensitivity", spec.name, launch)
+    outcome = _run_experiment(args, "sensitivity", spec.name, STATE, launch)
     if isinstance(outcome, int):
         return outcome
     result, target, shown, wall = outcome
     currency = spec.scenario.currency
 
-    def plot(folder: Path) -> None:
-        from sim.sweep_plots import save_sensitivity_plots
-
-        save_sensitivity_plots(result, folder, currency)
-
     manifest = {"command": "sensitivity", "source": str(Path(args.spec).resolve()),
                 "cli_wall_time": wall}
-    status = _write_experiment(result, target, shown, manifest,
-                               None if args.no_plots else plot)
+
+    def write(folder: Path) -> None:
+        from sim.sweep_plots import save_sensitivity_plots
+
+        result.write_into(folder, manifest)
+        if not args.no_plots:
+            save_sensitivity_plots(result, folder, currency)
+
+    status = _write_experiment(target, shown, "sensitivity", STATE, write)
     if status != EXIT_OK:
         return status
     if args.quiet:
@@ -1059,8 +1006,6 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """``microwork calibrate``: (fit, then) report simulated vs published targets."""
-    import json
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1074,9 +1019,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not Path(path).is_file():
         raise UsageError(f"--targets {str(path)!r}: no such file")
     targets = calibration.load_targets(path)
-    shown = args.out or Path("results") / f"{_safe_name(scenario.name)}-calibration"
+    calibration.check_targets(scenario, targets, str(path))
+    shown = args.out or default_experiment_out(scenario.name, "calibration")
     target = shown.expanduser().resolve()
-    _check_target(target)
+    check_replaceable(target, "calibration")  # before computing anything
     fitted: dict[str, float] = {}
     if args.fit:
         def log(message: str) -> None:
@@ -1086,7 +1032,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         scenario, fitted = calibration.fit(scenario, targets, processes=args.processes, log=log)
     report = calibration.calibrate(scenario, targets, replications=args.replications,
                                    processes=args.processes, progress=not args.quiet)
-    with staged_folder(target) as staging:
+    with staged_folder(target, "calibration") as staging:
         report.table.to_csv(staging / "calibration.csv", index=False)
         plots.calibration(report).savefig(staging / "calibration.png", dpi=110)
         if args.fit:
@@ -1094,7 +1040,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                                                                  sort_keys=False))
         manifest = {"scenario": scenario.to_dict(), "targets_file": str(path),
                     "fitted": fitted, "ok": report.ok}
-        (staging / RESULT_MARKER).write_text(json.dumps(manifest, indent=2))
+        write_manifest(staging, "calibration", manifest)
     if not args.quiet:
         if fitted:
             print("Fitted: " + ", ".join(f"{k} = {v:.6g}" for k, v in fitted.items()))
@@ -1110,10 +1056,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # files only, never a window
     from sim.html_report import REPORT_NAME, folder_kind, write_report
 
-    try:
-        folder_kind(args.result_dir)
-    except ValueError as exc:
-        raise UsageError(f"RESULT_DIR: {exc}") from None
+    folder_kind(args.result_dir)  # StoreError naming what is wrong with the folder
     out = args.out if args.out is not None else args.result_dir / REPORT_NAME
     if out.is_dir():
         raise UsageError(f"--out {str(out)!r} is a folder; give the HTML file to write")

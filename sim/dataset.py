@@ -5,13 +5,13 @@ A sweep or sensitivity analysis writes each run's summary to disk the moment it 
 an experiment of any size never holds its results in memory and an interrupted one resumes by
 skipping the runs already on disk. A dataset folder holds:
 
-- ``spec.json``: what the runs are (scenario, points, seed); a folder is never mixed with
-  another experiment;
+- ``spec.json``: what the runs are (scenario, points, seed), marked as written by microwork;
+  a folder is never mixed with another experiment, nor used if it holds anything else;
 - ``points.json``: ``{"parameters": [...], "values": [[...], ...]}``, the parameter values of
   each scenario point (point ``i`` is ``values[i]``);
 - ``runs/p000012-r00003.parquet``: one row per finished run (``point``, ``replication``,
   ``seed`` and every summary metric), written under a temporary name and renamed, so a file
-  that exists is complete;
+  that exists is complete (each is checked when the dataset is opened again);
 - ``tables/<name>/p000012-r00003.parquet`` (only when asked): a run's full ``tasks`` or
   ``workers`` table.
 
@@ -35,7 +35,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, StoreError
+from sim.folders import StateLayout, damaged, read_json, replacing, write_text
 
 IDENTITY = ["point", "replication", "seed"]
 """Identity columns of every run row."""
@@ -58,32 +59,81 @@ def _parse_run_file_name(name: str) -> tuple[int, int] | None:
     return None
 
 
+STATE = StateLayout(kind="experiment", files=(POINTS_FILE,),
+                    run_dirs=(RUNS_DIR, *(f"{TABLES_DIR}/{name}" for name in TABLE_NAMES)),
+                    is_run_file=lambda name: _parse_run_file_name(name) is not None,
+                    spec_file=SPEC_FILE)
+"""The dataset folder of a sweep or sensitivity analysis as a state folder: ``spec.json``,
+``points.json``, ``runs/`` and ``tables/<name>/`` (one Parquet file per run)."""
+
+
+def _run_file_problem(path: Path, key: tuple[int, int]) -> str:
+    """What is wrong with the run file ``path`` of run ``key`` ("" when it is sound)."""
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return f"cannot be read as Parquet ({exc})"
+    if len(rows) != 1 or (rows[0].get("point"), rows[0].get("replication")) != key:
+        return f"does not hold the one row of run (point, replication) = {key}"
+    return ""
+
+
+def _table_file_problem(path: Path) -> str:
+    """What is wrong with a kept run table ``path`` ("" when its Parquet footer is sound)."""
+    try:
+        pq.read_metadata(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return f"cannot be read as Parquet ({exc})"
+    return ""
+
+
 class RunDataset:
     """The dataset of one experiment in ``folder`` (a temporary folder, removed by
     :meth:`close`, when ``folder`` is None): finished runs are added one by one and loaded
-    back as a table."""
+    back as a table.
+
+    Opening a folder checks it (a state folder microwork wrote for the same experiment, see
+    :data:`STATE`) and every run file in it, before anything is computed: a damaged file
+    raises StoreError, or with ``repair`` is deleted (with the run's other files) so that the
+    run is computed again."""
 
     def __init__(self, folder: str | Path | None, spec: dict[str, Any],
-                 parameters: Sequence[str], points: Sequence[Sequence[Any]]) -> None:
+                 parameters: Sequence[str], points: Sequence[Sequence[Any]],
+                 repair: bool = False) -> None:
         self.temporary = folder is None
         self.folder = Path(tempfile.mkdtemp(prefix="microwork-runs-")) if folder is None \
             else Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(spec, sort_keys=True, indent=1, default=str)
-        spec_file = self.folder / SPEC_FILE
-        if spec_file.exists() and spec_file.read_text() != text:
-            raise ScenarioError(
-                f"{self.folder} holds the runs of a different experiment (other scenario, grid, "
-                "problem or seed); remove it or choose another folder")
-        _write_text(spec_file, text)
-        _write_text(self.folder / POINTS_FILE, json.dumps(
+        STATE.open(self.folder, spec)
+        write_text(self.folder / POINTS_FILE, json.dumps(
             {"parameters": list(parameters), "values": [list(v) for v in points]}, default=str))
         (self.folder / RUNS_DIR).mkdir(exist_ok=True)
         self.done: set[tuple[int, int]] = set()
-        for entry in os.scandir(self.folder / RUNS_DIR):
+        self._check(repair)
+
+    def _check(self, repair: bool) -> None:
+        """Read every run file and check every kept table; fill :attr:`done`."""
+        bad: list[tuple[Path, str]] = []
+        runs = self.folder / RUNS_DIR
+        for entry in sorted(os.scandir(runs), key=lambda e: e.name):
             key = _parse_run_file_name(entry.name)
-            if key is not None:
+            if key is None:
+                continue  # a temporary file of a running writer
+            problem = _run_file_problem(Path(entry.path), key)
+            if problem:
+                bad.append((Path(entry.path), problem))
+            else:
                 self.done.add(key)
+        for name in TABLE_NAMES:
+            folder = self.folder / TABLES_DIR / name
+            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+                key = _parse_run_file_name(path.name)
+                problem = _table_file_problem(path) if key is not None else ""
+                if problem:
+                    bad.append((path, problem))
+                    if key in self.done:  # compute the run again, with its tables
+                        self.done.discard(key)
+                        bad.append((runs / path.name, "its kept table is damaged"))
+        damaged(bad, repair)
 
     def add(self, result: dict[str, Any]) -> None:
         """Write one finished run: ``result["row"]`` (identity and summary) and, if present,
@@ -94,12 +144,10 @@ class RunDataset:
         for table, frame in (result.get("tables") or {}).items():
             folder = self.folder / TABLES_DIR / table
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{name}.tmp"
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, folder / name)
-        tmp = self.folder / RUNS_DIR / f".{name}.tmp"
-        pq.write_table(pa.Table.from_pylist([row]), tmp)
-        os.replace(tmp, self.folder / RUNS_DIR / name)  # last: a listed run is complete
+            with replacing(folder / name) as tmp:
+                frame.to_parquet(tmp, index=False)
+        with replacing(self.folder / RUNS_DIR / name) as tmp:  # last: a listed run is complete
+            pq.write_table(pa.Table.from_pylist([row]), tmp)
         self.done.add(key)
 
     def runs(self, points: int, replications: int) -> pd.DataFrame:
@@ -118,12 +166,6 @@ class RunDataset:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _read_runs(source: Path, columns: Sequence[str] | None = None,
@@ -174,7 +216,11 @@ def with_parameters(runs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
 
 def load_points(folder: str | Path) -> pd.DataFrame:
     """The points of a dataset or result folder: ``point`` and one column per parameter."""
-    data = json.loads((Path(folder) / POINTS_FILE).read_text())
+    path = Path(folder) / POINTS_FILE
+    data = read_json(path)
+    if not (isinstance(data, dict) and isinstance(data.get("parameters"), list)
+            and isinstance(data.get("values"), list)):
+        raise StoreError(f"{path}: expected {{\"parameters\": [...], \"values\": [...]}}")
     return points_frame(data["parameters"], data["values"])
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -27,9 +27,10 @@ from scipy import stats
 from sim.checks import check_seed, whole_number
 from sim.errors import ScenarioError
 from sim.executors import Executor, open_executor, progress_bar
+from sim.folders import StateLayout, capped, damaged, write_folder, write_manifest, write_text
 from sim.metrics import SUMMARY_KEYS
 from sim.model import run
-from sim.results import ComparisonPlots, replace_dir
+from sim.results import ComparisonPlots
 from sim.scenario import Scenario, load_scenario, override
 
 PAIRED_COLUMNS = ["variant", "baseline", "metric", "n", "mean_diff", "se", "ci_low", "ci_high",
@@ -85,6 +86,8 @@ class Comparison:
     variants: dict[str, dict[str, Any]]
     earnings: dict[str, list[float]] = field(default_factory=dict)  # replication 0 per variant
     level: float = 0.95
+    stats: dict[str, Any] = field(default_factory=dict)
+    """How the runs were obtained: executor, runs computed, runs resumed from the state."""
 
     def __repr__(self) -> str:
         reps = self.runs["replication"].nunique() if len(self.runs) else 0
@@ -166,26 +169,57 @@ def _welch(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, float]:
     return float(diff - half), float(diff + half)
 
 
-class _Store:
-    """Finished runs streamed to ``folder`` (one JSON file per run), for resuming."""
+def run_file_name(variant: str, replication: int) -> str:
+    """File name of run (``variant``, ``replication``) in a comparison's state folder: the
+    variant name URL-encoded (any name gives one file name) and capped in length."""
+    return f"{capped(quote(variant, safe=''))}-{replication:05d}.json"
 
-    def __init__(self, folder: Path | None, spec: dict[str, Any]) -> None:
+
+STATE = StateLayout(kind="comparison", files=(), run_dirs=("runs",),
+                    is_run_file=re.compile(r"[A-Za-z0-9%._~-]+-\d{5,}\.json").fullmatch)
+"""The state folder of a comparison: ``spec.json`` and ``runs/<variant>-<replication>.json``,
+one file per finished run (see :func:`run_file_name`)."""
+
+
+def _read_run_file(path: Path) -> tuple[tuple[str, int] | None, dict[str, Any], str]:
+    """The key and content of a comparison run file, or (None, {}, what is wrong)."""
+    try:
+        item = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, {}, f"cannot be read ({type(exc).__name__}: {exc})"
+    row = item.get("row") if isinstance(item, dict) else None
+    if not (isinstance(row, dict) and isinstance(item.get("earnings"), list)
+            and isinstance(row.get("variant"), str) and type(row.get("replication")) is int):
+        return None, {}, "not a finished run (expected 'row' and 'earnings')"
+    key = (row["variant"], row["replication"])
+    if run_file_name(*key) != path.name:
+        return None, {}, f"it holds run {key}, which belongs in {run_file_name(*key)}"
+    return key, item, ""
+
+
+class _Store:
+    """Finished runs streamed to ``folder`` (one JSON file per run, see :data:`STATE`), for
+    resuming. Opening it checks the folder and every run file, before anything is computed:
+    a damaged file raises StoreError, or is deleted (and its run computed again) with
+    ``repair``."""
+
+    def __init__(self, folder: Path | None, spec: dict[str, Any], repair: bool = False) -> None:
         self.folder = folder
         self.done: dict[tuple[str, int], dict[str, Any]] = {}
         if folder is None:
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        spec_file = folder / "spec.json"
-        text = json.dumps(spec, sort_keys=True, indent=1)
-        if spec_file.exists() and spec_file.read_text() != text:
-            raise ScenarioError(
-                f"{folder} holds an interrupted comparison of a different scenario, variants or "
-                "seed; remove it or choose another output folder"
-            )
-        spec_file.write_text(text)
-        for path in sorted((folder / "runs").glob("*.json")):
-            item = json.loads(path.read_text())
-            self.done[(item["row"]["variant"], item["row"]["replication"])] = item
+        STATE.open(folder, spec)
+        bad = []
+        runs = folder / "runs"
+        for path in sorted(runs.iterdir()) if runs.is_dir() else []:
+            if not STATE.is_run_file(path.name):
+                continue  # a temporary file of a running writer
+            key, item, problem = _read_run_file(path)
+            if key is None:
+                bad.append((path, problem))
+            else:
+                self.done[key] = item
+        damaged(bad, repair)
 
     def add(self, item: dict[str, Any]) -> None:
         key = (item["row"]["variant"], item["row"]["replication"])
@@ -194,10 +228,7 @@ class _Store:
             return
         runs = self.folder / "runs"
         runs.mkdir(exist_ok=True)
-        stem = f"{quote(key[0], safe='')}-{key[1]:05d}"  # any variant name, one file name
-        tmp = runs / f".{stem}.tmp"
-        tmp.write_text(json.dumps(item))
-        os.replace(tmp, runs / f"{stem}.json")
+        write_text(runs / run_file_name(*key), json.dumps(item))
 
 
 def compare(
@@ -212,6 +243,7 @@ def compare(
     progress: bool = True,
     target: Mapping[str, Any] | None = None,
     executor: Any = None,
+    repair: bool = False,
 ) -> Comparison:
     """Run every variant ``replications`` times with paired seeds and return a Comparison.
 
@@ -219,7 +251,9 @@ def compare(
     (see :mod:`sim.executors`: ``"local"`` pool by default, ``"inprocess"``, ``"dask"``, a
     scheduler address or a Dask ``Client``); ``processes`` sizes the local pool and defaults to
     the number of cores (1 runs in this process). With ``state_dir`` every finished run is
-    written there and a later call with the same arguments skips the runs already done.
+    written there and a later call with the same arguments skips the runs already done; a
+    damaged run file found there raises StoreError, unless ``repair`` (then it is deleted and
+    its run computed again).
     ``target={"metric": "earnings_gini", "half_width": 0.002, "max_replications": 100}``
     adds replications until every variant's paired-difference interval of that metric (its
     own interval for the baseline) is at most that half-width.
@@ -248,7 +282,8 @@ def compare(
     scenarios = {name: override(base_scn, dict(changes)) for name, changes in variants.items()}
     spec = {"scenario": base_scn.to_dict(), "variants": {k: dict(v) for k, v in variants.items()},
             "seed": seed}
-    store = _Store(Path(state_dir) if state_dir else None, spec)
+    store = _Store(Path(state_dir) if state_dir else None, spec, repair)
+    resumable = set(store.done)
     n_reps = replications
     limit = int(target.get("max_replications", 200)) if target else replications
     with open_executor(executor, processes or os.cpu_count() or 1) as pool:
@@ -261,7 +296,10 @@ def compare(
                 _execute(scenarios, todo, seed, pool, store, bar)
             finally:
                 bar.close()
-            comparison = _assemble(store, scenarios, variants, baseline, n_reps)
+            used = {(name, r) for name in scenarios for r in range(n_reps)}
+            stats = {"executor": pool.describe(), "runs_computed": len(used - resumable),
+                     "runs_resumed": len(used & resumable)}
+            comparison = _assemble(store, scenarios, variants, baseline, n_reps, stats)
             if not target or n_reps >= limit or _precise_enough(comparison, target):
                 return comparison
             n_reps = min(limit, n_reps + max(pool.workers, n_reps // 2))
@@ -278,12 +316,13 @@ def _execute(scenarios: dict[str, Scenario], todo: list[tuple[str, int]], seed: 
 
 
 def _assemble(store: _Store, scenarios: dict[str, Scenario], variants: Mapping[str, Any],
-              baseline: str, n_reps: int) -> Comparison:
+              baseline: str, n_reps: int, stats: dict[str, Any]) -> Comparison:
     items = [store.done[(name, r)] for name in scenarios for r in range(n_reps)]
     runs = pd.DataFrame([item["row"] for item in items])
     earnings = {name: store.done[(name, 0)]["earnings"] for name in scenarios}
     return Comparison(runs=runs, baseline=baseline,
-                      variants={k: dict(v) for k, v in variants.items()}, earnings=earnings)
+                      variants={k: dict(v) for k, v in variants.items()}, earnings=earnings,
+                      stats=stats)
 
 
 def _precise_enough(comparison: Comparison, target: Mapping[str, Any]) -> bool:
@@ -299,19 +338,11 @@ def _precise_enough(comparison: Comparison, target: Mapping[str, Any]) -> bool:
 
 def save_comparison(comparison: Comparison, directory: str | Path,
                     extra: Mapping[str, Any] | None = None) -> Path:
-    """Write ``runs.parquet``, ``table.csv``, ``paired.csv`` and ``manifest.json`` atomically."""
-    import tempfile
-
-    target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write_comparison(comparison, tmp, extra)
-        replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    """Write ``runs.parquet``, ``table.csv``, ``paired.csv`` and ``manifest.json`` atomically
+    (see :func:`sim.folders.staged_folder`: an existing folder is replaced only if it is empty
+    or a comparison folder microwork wrote)."""
+    return write_folder(directory, "comparison",
+                        lambda folder: write_comparison(comparison, folder, extra))
 
 
 def write_comparison(comparison: Comparison, folder: Path,
@@ -327,4 +358,4 @@ def write_comparison(comparison: Comparison, folder: Path,
     manifest = {"baseline": comparison.baseline, "variants": comparison.variants,
                 "replications": int(comparison.runs["replication"].nunique()),
                 "level": comparison.level, **provenance(), **(extra or {})}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    write_manifest(folder, "comparison", manifest)

@@ -6,11 +6,12 @@ Two uses of the same tables:
   :class:`sim.calibration.CalibrationReport` display as HTML tables through their
   ``_repr_html_``, which call :func:`run_html`, :func:`comparison_html` and
   :func:`calibration_html`;
-* ``microwork report RESULT_DIR`` calls :func:`write_report`, which turns a run, comparison or
-  calibration folder into one self-contained ``report.html``: the scenario in plain words, the
-  headline table, the comparison with its intervals, every plot embedded as a PNG data URI and
-  the manifest. The page loads nothing from anywhere (no scripts, fonts or network), so it can
-  be mailed to someone who has no Python, and it prints cleanly.
+* ``microwork report RESULT_DIR`` calls :func:`write_report`, which turns a run, comparison,
+  sweep, sensitivity or calibration folder into one self-contained ``report.html``: the
+  scenario in plain words, the headline table (the comparison with its intervals, the sweep's
+  table or the sensitivity indices), every plot embedded as a PNG data URI and the manifest.
+  The page loads nothing from anywhere (no scripts, fonts or network), so it can be mailed to
+  someone who has no Python, and it prints cleanly.
 
 Tables of formatted values are plain DataFrames of strings (:func:`headline_table`,
 :func:`profile_table`, :func:`comparison_table`), reusing the units and labels of
@@ -25,9 +26,7 @@ import html
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,18 @@ import pandas as pd
 import yaml
 
 from sim import report as text
+from sim.errors import StoreError, shown
+from sim.folders import (
+    MANIFEST_FILE,
+    REPORT_FILE,
+    REPORT_GENERATOR,
+    check_report_target,
+    manifest_kind,
+    read_json,
+    read_table,
+    remove_stale,
+    replacing,
+)
 from sim.metrics import PROFILE_KEYS
 from sim.report import (
     comparison_metrics,
@@ -59,7 +70,7 @@ if TYPE_CHECKING:
     from sim.results import RunResult
     from sim.scenario import Scenario
 
-REPORT_NAME = "report.html"
+REPORT_NAME = REPORT_FILE
 """File name of the report written into a result folder by default."""
 
 RUN_FIGURES: tuple[tuple[str, str], ...] = (
@@ -171,18 +182,13 @@ def comparison_table(comparison: Comparison, currency: str = "EUR",
     diffs = paired.set_index(["metric", "variant"]) if paired is not None else None
     alpha = 1 - comparison.level
 
-    def interval(metric: str, low: Any, high: Any, difference: bool = False) -> str:
-        if not (_finite(low) and _finite(high)):
-            return text.NA
-        return "[" + ", ".join(format_value(metric, v, difference) for v in (low, high)) + "]"
-
     rows = []
     for metric in metrics:
         for variant in comparison.variants:
             mean = own.loc[(metric, variant)]
             row = {"Metric": label(metric, currency), "Variant": variant,
                    "Mean": format_value(metric, mean["mean"]),
-                   f"{pct} interval": interval(metric, mean["ci_low"], mean["ci_high"])}
+                   f"{pct} interval": _interval(metric, mean["ci_low"], mean["ci_high"])}
             if diffs is not None:
                 if variant == comparison.baseline:
                     row.update({f"Difference to {comparison.baseline}": "baseline",
@@ -195,7 +201,7 @@ def comparison_table(comparison: Comparison, currency: str = "EUR",
                         f"Difference to {comparison.baseline}":
                             format_value(metric, d["mean_diff"], True),
                         f"{pct} interval of the difference":
-                            interval(metric, d["ci_low"], d["ci_high"], True),
+                            _interval(metric, d["ci_low"], d["ci_high"], True),
                         "p": p_value(d["p_value"]),
                         "Significant": "yes" if significant else "no",
                     })
@@ -222,6 +228,13 @@ def calibration_table(report: CalibrationReport) -> pd.DataFrame:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _interval(metric: str, low: Any, high: Any, difference: bool = False) -> str:
+    """``[low, high]`` of ``metric`` with its unit (of a difference with ``difference``)."""
+    if not (_finite(low) and _finite(high)):
+        return text.NA
+    return "[" + ", ".join(format_value(metric, v, difference) for v in (low, high)) + "]"
 
 
 OTHER_METRICS: dict[str, tuple[str, str]] = {
@@ -394,7 +407,7 @@ class FolderReport:
     """What a result folder holds, read for the report page."""
 
     kind: str
-    """"run", "comparison" or "calibration"."""
+    """"run", "comparison", "sweep", "sensitivity" or "calibration"."""
     folder: Path
     manifest: dict[str, Any]
     scenario: Scenario | None
@@ -406,22 +419,43 @@ class FolderReport:
 
 
 def folder_kind(folder: Path) -> str:
-    """"run", "comparison" or "calibration" by the files a result folder holds; raises
-    ValueError naming what is missing otherwise."""
+    """"run", "comparison", "sweep", "sensitivity" or "calibration": the kind the folder's
+    manifest names, or (for folders written before manifests named it) the kind its files
+    show; raises StoreError naming what is wrong otherwise."""
     if not folder.is_dir():
-        raise ValueError(f"{str(folder)!r} is not a folder")
-    if not (folder / "manifest.json").is_file():
-        raise ValueError(f"{str(folder)!r} holds no manifest.json: not a microwork result folder "
-                         "(written by microwork run, compare or calibrate)")
-    if (folder / "summary.json").is_file() and (folder / "workers.parquet").is_file():
-        return "run"
-    if (folder / "runs.parquet").is_file() and (folder / "table.csv").is_file():
-        return "comparison"
-    if (folder / "calibration.csv").is_file():
-        return "calibration"
-    raise ValueError(f"{str(folder)!r} is neither a run folder (summary.json, workers.parquet), "
-                     "a comparison folder (runs.parquet, table.csv) nor a calibration folder "
-                     "(calibration.csv)")
+        raise StoreError(f"{str(folder)!r} is not a folder")
+    if not (folder / MANIFEST_FILE).is_file():
+        raise StoreError(f"{str(folder)!r} holds no {MANIFEST_FILE}: not a microwork result "
+                         "folder (written by microwork run, compare, calibrate, sweep or "
+                         "sensitivity)")
+    kind = manifest_kind(folder)
+    if kind is not None:
+        return kind
+    for kind, files in _KIND_FILES:
+        if all((folder / name).is_file() for name in files):
+            return kind
+    raise StoreError(f"{str(folder)!r} is neither a run folder (summary.json, workers.parquet), "
+                     "a comparison folder (runs.parquet, table.csv), a sweep folder "
+                     "(points.json, table.csv), a sensitivity folder (indices.csv) nor a "
+                     "calibration folder (calibration.csv)")
+
+
+_KIND_FILES = (("run", ("summary.json", "workers.parquet")),
+               ("sweep", ("points.json", "table.csv")),
+               ("sensitivity", ("indices.csv", "points.json")),
+               ("comparison", ("runs.parquet", "table.csv")),
+               ("calibration", ("calibration.csv",)))
+"""Files that show the kind of a result folder whose manifest does not name it (in order: a
+sweep folder also holds runs.parquet and table.csv, as a comparison does)."""
+
+
+def _columns(frame: pd.DataFrame, path: Path, needed: Iterable[str]) -> pd.DataFrame:
+    """``frame`` read from ``path``, if it has the ``needed`` columns (else StoreError)."""
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise StoreError(f"{path}: missing column(s) {', '.join(missing)}; is it the file "
+                         "microwork wrote?")
+    return frame
 
 
 def _scenario_from(manifest: dict[str, Any]) -> Scenario | None:
@@ -493,17 +527,38 @@ def load_comparison(folder: Path) -> Comparison:
     ``runs.parquet``, ``earnings_replication0.parquet`` and ``manifest.json``."""
     from sim.experiment import Comparison
 
-    manifest = json.loads((folder / "manifest.json").read_text())
-    runs = pd.read_parquet(folder / "runs.parquet")
-    variants = manifest.get("variants") or {name: {} for name in runs["variant"].unique()}
+    manifest = _manifest(folder)
+    runs = _columns(read_table(folder / "runs.parquet", pd.read_parquet),
+                    folder / "runs.parquet", ["variant", "replication"])
+    variants = manifest.get("variants")
+    if not isinstance(variants, dict) or set(variants) != set(runs["variant"]):
+        variants = {name: {} for name in runs["variant"].unique()}
     earnings: dict[str, list[float]] = {}
     path = folder / "earnings_replication0.parquet"
     if path.is_file():
-        frame = pd.read_parquet(path)
+        frame = read_table(path, pd.read_parquet)
         earnings = {str(c): frame[c].dropna().tolist() for c in frame.columns}
-    return Comparison(runs=runs, baseline=manifest.get("baseline") or next(iter(variants)),
-                      variants=variants, earnings=earnings,
-                      level=float(manifest.get("level", 0.95)))
+    if not variants:
+        raise StoreError(f"{folder / 'runs.parquet'}: holds no runs")
+    baseline = manifest.get("baseline")
+    if baseline not in variants:
+        baseline = next(iter(variants))
+    return Comparison(runs=runs, baseline=baseline, variants=variants, earnings=earnings,
+                      level=_level(manifest))
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a result folder (StoreError when it is not a JSON object)."""
+    manifest = read_json(folder / MANIFEST_FILE)
+    if not isinstance(manifest, dict):
+        raise StoreError(f"{folder / MANIFEST_FILE}: expected a JSON object, got "
+                         f"{shown(manifest)}")
+    return manifest
+
+
+def _level(manifest: dict[str, Any]) -> float:
+    level = manifest.get("level", 0.95)
+    return float(level) if _finite(level) and 0 < level < 1 else 0.95
 
 
 def _variants_table(comparison: Comparison) -> pd.DataFrame:
@@ -550,7 +605,10 @@ def _read_calibration(folder: Path, manifest: dict[str, Any]) -> FolderReport:
     from sim.calibration import CalibrationReport
 
     scenario = _scenario_from(manifest)
-    table = pd.read_csv(folder / "calibration.csv")
+    path = folder / "calibration.csv"
+    table = _columns(read_table(path, pd.read_csv), path,
+                     ["id", "quantity", "role", "published", "unit", "tolerance", "simulated",
+                      "ci_low", "ci_high", "within"])
     name = scenario.name if scenario else folder.name
     report = CalibrationReport(scenario=name, table=table)
     sections = [("calibration", "Simulated against published figures", calibration_html(report))]
@@ -560,14 +618,97 @@ def _read_calibration(folder: Path, manifest: dict[str, Any]) -> FolderReport:
         figures=_figures(folder, CALIBRATION_FIGURES, lambda n: None))
 
 
+def _grid_value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _plot_caption(name: str, currency: str) -> str:
+    """Caption of a sweep or sensitivity plot, from its file name."""
+    stem = Path(name).stem
+    if stem.startswith("lines_"):
+        return (f"{label(stem.removeprefix('lines_'), currency)} across the grid: the mean over "
+                "replications with its interval band, one line per level of the other axes.")
+    if stem.startswith("heatmap_"):
+        return (f"{label(stem.removeprefix('heatmap_'), currency)} in every cell of the grid: "
+                "mean and interval half-width.")
+    return {"sobol_indices": "Sobol' indices per parameter and output: first order (S1) and "
+            "total (ST), with bootstrap intervals.",
+            "morris": "Morris screening: mu* (mean absolute elementary effect, with interval) "
+            "against sigma (interactions and non-linearity)."}.get(stem, stem.replace("_", " "))
+
+
+def _experiment_figures(folder: Path, currency: str) -> list[tuple[str, str, bytes]]:
+    return [(path.name, _plot_caption(path.name, currency), path.read_bytes())
+            for path in sorted(folder.glob("*.png"))]
+
+
+def _read_sweep(folder: Path, manifest: dict[str, Any]) -> FolderReport:
+    scenario = _scenario_from(manifest)
+    cur = scenario.currency if scenario else "EUR"
+    path = folder / "table.csv"
+    table = _columns(read_table(path, pd.read_csv), path,
+                     ["point", "metric", "mean", "ci_low", "ci_high"])
+    columns = list(table.columns)
+    parameters = columns[1:columns.index("metric")]
+    shown_metrics = manifest.get("metrics")
+    if isinstance(shown_metrics, list) and set(shown_metrics) & set(table["metric"]):
+        table = table[table["metric"].isin(shown_metrics)]
+    order = {metric: i for i, metric in enumerate(table["metric"].unique())}
+    table = table.sort_values("metric", key=lambda m: m.map(order), kind="stable")
+    pct = f"{100 * _level(manifest):g}%"
+    rows = []
+    for row in table.itertuples(index=False):
+        values = dict(zip(columns, row, strict=True))
+        metric = str(values["metric"])
+        rows.append({"Metric": label(metric, cur),
+                     **{p: _grid_value(values[p]) for p in parameters},
+                     "Mean": format_value(metric, values["mean"]),
+                     f"{pct} interval": _interval(metric, values["ci_low"], values["ci_high"])})
+    points = table["point"].nunique()
+    intro = (f"{points} points of the grid, each the mean over "
+             f"{manifest.get('replications', '?')} replications with its {pct} t interval "
+             "(replication r of every point has the same seed).")
+    name = scenario.name if scenario else folder.name
+    sections = [("sweep", "The sweep", f"<p>{html.escape(intro)}</p>"
+                 + _frame(pd.DataFrame(rows), group="Metric"))]
+    return FolderReport(kind="sweep", folder=folder, manifest=manifest, scenario=scenario,
+                        title=f"Sweep of {name} over {', '.join(parameters) or 'its grid'}",
+                        sections=sections, figures=_experiment_figures(folder, cur))
+
+
+def _read_sensitivity(folder: Path, manifest: dict[str, Any]) -> FolderReport:
+    scenario = _scenario_from(manifest)
+    cur = scenario.currency if scenario else "EUR"
+    path = folder / "indices.csv"
+    table = _columns(read_table(path, pd.read_csv), path,
+                     ["output", "parameter", "index", "value", "ci_low", "ci_high"])
+    pct = f"{100 * _level(manifest):g}%"
+    rows = [{"Output": label(str(r.output), cur), "Parameter": str(r.parameter),
+             "Index": str(r.index), "Value": number(r.value, 3),
+             f"{pct} interval": (f"[{number(r.ci_low, 3)}, {number(r.ci_high, 3)}]"
+                                 if _finite(r.ci_low) and _finite(r.ci_high) else "")}
+            for r in table.itertuples(index=False)]
+    method = {"sobol": "Sobol' indices", "morris": "Morris screening"}.get(
+        str(manifest.get("method")), "Sensitivity indices")
+    name = scenario.name if scenario else folder.name
+    intro = (f"{method} of every output, per parameter, with {pct} bootstrap intervals.")
+    sections = [("indices", "Sensitivity indices", f"<p>{html.escape(intro)}</p>"
+                 + _frame(pd.DataFrame(rows), group="Output"))]
+    return FolderReport(kind="sensitivity", folder=folder, manifest=manifest,
+                        scenario=scenario, title=f"{method} of {name}", sections=sections,
+                        figures=_experiment_figures(folder, cur))
+
+
 def read_folder(folder: str | Path) -> FolderReport:
-    """Read a run, comparison or calibration folder for :func:`build_report`."""
+    """Read a run, comparison, sweep, sensitivity or calibration folder for
+    :func:`build_report`; a missing or damaged file raises StoreError naming it."""
     path = Path(folder)
     kind = folder_kind(path)
-    manifest = json.loads((path / "manifest.json").read_text())
-    reader = {"run": _read_run, "comparison": _read_comparison,
-              "calibration": _read_calibration}[kind]
-    return reader(path, manifest)
+    reader = {"run": _read_run, "comparison": _read_comparison, "sweep": _read_sweep,
+              "sensitivity": _read_sensitivity, "calibration": _read_calibration}[kind]
+    return reader(path, _manifest(path))
 
 
 # --------------------------------------------------------------------------- the page
@@ -580,8 +721,9 @@ _MANIFEST_LABELS = {
     "events": "SimPy events", "events_per_task": "Events per task", "polls": "Polls simulated",
     "runs_computed": "Runs computed", "runs_resumed": "Runs resumed",
     "targets_file": "Targets file", "ok": "Within tolerance",
+    "written_by": "Written by", "kind": "Kind of folder",
 }
-_LONG_KEYS = ("scenario", "spec", "variants", "fitted")
+_LONG_KEYS = ("scenario", "spec", "variants", "fitted", "grid", "problem")
 
 
 def _manifest_value(key: str, value: Any) -> str:
@@ -684,7 +826,7 @@ def build_report(folder: str | Path) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="microwork {html.escape(__version__)}">
+{REPORT_GENERATOR} {html.escape(__version__)}">
 <link rel="icon" href="data:,">
 <title>{html.escape(title)}</title>
 <style>{_CSS}</style>
@@ -706,20 +848,12 @@ and no other file.</footer>
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Write the report page of ``folder`` to ``out`` (default ``<folder>/report.html``)
-    atomically: into a temporary file of the same folder, renamed into place at the end."""
-    page = build_report(folder)
+    atomically: into a temporary file of the same folder, renamed into place at the end. An
+    existing ``out`` is replaced only if it is a report microwork wrote (else StoreError)."""
     target = Path(out) if out is not None else Path(folder) / REPORT_NAME
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is for sharing
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    check_report_target(target)
+    page = build_report(folder)
+    remove_stale(target.parent)  # temporary files of killed earlier reports
+    with replacing(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     return target

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sim.errors import ScenarioError, StoreError, shown
+from sim.folders import MANIFEST_FILE, read_json, read_table, write_folder, write_manifest
 from sim.scenario import Scenario, validate
 
 if TYPE_CHECKING:
@@ -307,52 +306,42 @@ class RunResult:
     def save(self, directory: str | Path) -> Path:
         """Write Parquet tables, ``summary.json`` and ``manifest.json`` atomically to a folder.
 
-        Files go to a temporary sibling folder renamed into place at the end, so a crash
-        never leaves a half-written result folder.
+        Files go to a staging folder renamed into place at the end, so a crash never leaves a
+        half-written result folder. An existing folder is replaced only if it is empty or a
+        run folder microwork wrote (see :func:`sim.folders.check_replaceable`); otherwise
+        StoreError.
         """
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            self.write_into(tmp)
-            replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return write_folder(directory, "run", self.write_into)
 
     def write_into(self, folder: Path) -> None:
         """Write the result files into an existing folder (used by :meth:`save`)."""
         for name in TABLES:
             getattr(self, name).to_parquet(folder / f"{name}.parquet", index=False)
         (folder / "summary.json").write_text(json.dumps(self.summary, indent=2, default=float))
-        (folder / "manifest.json").write_text(json.dumps(self.manifest(), indent=2))
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Move folder ``new`` to ``target``, replacing an existing folder as atomically as possible."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)
+        write_manifest(folder, "run", self.manifest())
 
 
 def load_result(directory: str | Path) -> RunResult:
-    """Read a folder written by :meth:`RunResult.save` back into a :class:`RunResult`."""
+    """Read a folder written by :meth:`RunResult.save` back into a :class:`RunResult`; a
+    missing or damaged file raises StoreError naming it."""
     folder = Path(directory)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    summary = json.loads((folder / "summary.json").read_text())
-    tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in TABLES}
+    manifest_file, summary_file = folder / MANIFEST_FILE, folder / "summary.json"
+    manifest, summary = read_json(manifest_file), read_json(summary_file)
+    if not isinstance(summary, dict):
+        raise StoreError(f"{summary_file}: expected the run's summary (a JSON object), got "
+                         f"{shown(summary)}")
+    try:
+        scenario = validate(manifest["scenario"])
+        identity = {key: manifest[key] for key in ("seed", "variant", "replication")}
+    except (KeyError, TypeError, ScenarioError) as exc:
+        problem = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise StoreError(f"{manifest_file}: not the manifest of a run ({problem})") from None
+    tables = {name: read_table(folder / f"{name}.parquet", pd.read_parquet) for name in TABLES}
     stats_keys = ("wall_time", "events", "events_per_task", "polls")
     return RunResult(
-        scenario=validate(manifest["scenario"]),
-        seed=manifest["seed"],
-        variant=manifest["variant"],
-        replication=manifest["replication"],
+        scenario=scenario,
         summary=summary,
         stats={k: manifest[k] for k in stats_keys if k in manifest},
+        **identity,
         **tables,
     )

@@ -37,11 +37,11 @@ import pandas as pd
 
 from sim.checks import check_seed
 from sim.errors import ScenarioError
+from sim.folders import write_folder, write_manifest
 from sim.results import provenance
 from sim.scenario import Scenario, load_scenario
 from sim.streams import Streams
 from sim.sweep import (
-    _save_atomically,
     _whole,
     check_metrics,
     point_scenarios,
@@ -326,18 +326,18 @@ class SensitivityResult:
 
     def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write ``indices.csv``, ``runs.parquet``, ``points.json`` and ``manifest.json`` to a
-        folder atomically."""
-        return _save_atomically(self, Path(directory), extra)
+        folder atomically (see :func:`sim.folders.staged_folder`: an existing folder is
+        replaced only if it is empty or a sensitivity folder microwork wrote)."""
+        return write_folder(directory, "sensitivity",
+                            lambda folder: self.write_into(folder, extra))
 
     def write_into(self, folder: Path, extra: Mapping[str, Any] | None = None) -> None:
         """Write the result files into an existing folder (see :meth:`save`)."""
-        import json
-
         write_runs(folder, self.runs, self.names, [[p.value(v) for p, v in
                                                     zip(self.parameters, row, strict=True)]
                                                    for row in self.x])
         self.indices.to_csv(folder / "indices.csv", index=False)
-        manifest = {"kind": "sensitivity", "method": self.method, "n": self.n,
+        manifest = {"method": self.method, "n": self.n,
                     "problem": {p.name: {"set" if p.set else "scale": list(p.paths),
                                          "bounds": [p.low, p.high], "log": p.log,
                                          "integer": p.integer} for p in self.parameters},
@@ -345,7 +345,7 @@ class SensitivityResult:
                     "levels": self.levels, "scenario": self.scenario.to_dict(),
                     "replications": int(self.runs["replication"].nunique()), "seed": self.seed,
                     "level": self.level, **provenance(), **self.stats, **(extra or {})}
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        write_manifest(folder, "sensitivity", manifest)
 
 
 def sensitivity(
@@ -364,11 +364,13 @@ def sensitivity(
     store: str | Path | None = None,
     progress: bool = True,
     level: float = 0.95,
+    repair: bool = False,
 ) -> SensitivityResult:
     """Sample ``problem`` with SALib (``method`` "sobol": ``n`` a power of 2, ``n * (D + 2)``
     points; "morris": ``n`` trajectories of ``D + 1`` points), run each point
     ``replications`` times with common seeds on ``executor``, streaming runs to ``store``
-    (resumable, as in :func:`sim.sweep`), and return the indices of ``outputs`` with intervals.
+    (resumable, as in :func:`sim.sweep`; ``repair`` deletes damaged run files found there and
+    computes those runs again), and return the indices of ``outputs`` with intervals.
     """
     base = load_scenario(scenario)
     if method not in METHODS:
@@ -396,7 +398,7 @@ def sensitivity(
     runs, stats = run_design(make, len(values), replications, seed, spec=spec,
                              parameters=[p.name for p in parameters], points=values,
                              executor=executor, processes=processes, store=store,
-                             progress=progress)
+                             progress=progress, repair=repair)
     result = SensitivityResult(method=method, parameters=parameters, outputs=outputs, x=x,
                                runs=runs, indices=pd.DataFrame(columns=INDEX_COLUMNS),
                                scenario=base, seed=seed, n=n, second_order=second_order,

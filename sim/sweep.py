@@ -17,10 +17,7 @@ arrivals wherever the scenario allows it (common random numbers), as in :func:`s
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
@@ -35,9 +32,10 @@ from sim.dataset import IDENTITY, TABLE_NAMES, RunDataset, points_frame, with_pa
 from sim.errors import ScenarioError
 from sim.executors import open_executor, progress_bar
 from sim.experiment import interval_table, replication_seed
+from sim.folders import write_folder, write_manifest
 from sim.metrics import summary_keys
 from sim.model import run
-from sim.results import provenance, replace_dir
+from sim.results import provenance
 from sim.scenario import Scenario, load_scenario, override, read_yaml
 
 SWEEP_SPEC_KEYS = ("scenario", "overrides", "grid", "replications", "seed", "metrics",
@@ -80,12 +78,14 @@ def run_design(
     store: str | Path | None = None,
     tables: Sequence[str] = (),
     progress: bool = True,
+    repair: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run ``replications`` of every point (``make_scenario(i)`` is point ``i``'s scenario),
-    skipping runs already in ``store``; return the runs table (sorted by point and replication,
+    skipping runs already in ``store`` (damaged run files there raise StoreError, or are
+    computed again with ``repair``); return the runs table (sorted by point and replication,
     with parameter columns) and run statistics. Shared by sweeps and sensitivity analyses."""
     started = time.perf_counter()
-    with RunDataset(store, spec, parameters, points) as data, \
+    with RunDataset(store, spec, parameters, points, repair) as data, \
             open_executor(executor, processes) as pool:
         total = n_points * replications
         done_before = sum(1 for p, r in data.done if p < n_points and r < replications)
@@ -277,32 +277,21 @@ class SweepResult:
 
     def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write ``runs.parquet``, ``points.json``, ``table.csv`` and ``manifest.json`` to a
-        folder atomically (a temporary sibling renamed at the end)."""
-        return _save_atomically(self, Path(directory), extra)
+        folder atomically (see :func:`sim.folders.staged_folder`: an existing folder is
+        replaced only if it is empty or a sweep folder microwork wrote)."""
+        return write_folder(directory, "sweep", lambda folder: self.write_into(folder, extra))
 
     def write_into(self, folder: Path, extra: Mapping[str, Any] | None = None) -> None:
         """Write the result files into an existing folder (see :meth:`save`)."""
         write_runs(folder, self.runs, self.parameters, grid_points(self.axes))
         self.table().to_csv(folder / "table.csv", index=False)
-        manifest = {"kind": "sweep", "scenario": self.scenario.to_dict(),
+        manifest = {"scenario": self.scenario.to_dict(),
                     "grid": {a.name: [list(v) if len(v) > 1 else v[0] for v in a.values]
                              for a in self.axes},
                     "replications": int(self.runs["replication"].nunique()),
                     "seed": self.seed, "level": self.level, **provenance(),
                     **self.stats, **(extra or {})}
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-
-
-def _save_atomically(result: Any, target: Path, extra: Mapping[str, Any] | None) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        result.write_into(tmp, extra)
-        replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+        write_manifest(folder, "sweep", manifest)
 
 
 def sweep(
@@ -317,6 +306,7 @@ def sweep(
     tables: Sequence[str] = (),
     progress: bool = True,
     level: float = 0.95,
+    repair: bool = False,
 ) -> SweepResult:
     """Run every point of the full-factorial ``grid`` of overrides of ``scenario``
     ``replications`` times with paired seeds and return a SweepResult.
@@ -324,8 +314,9 @@ def sweep(
     ``grid`` maps dotted paths (or comma-joined linked paths, see the module docstring) to
     values. Runs go to ``executor`` (see :mod:`sim.executors`). Each finished run is written
     to the Parquet dataset ``store`` (a temporary folder when None); a later call with the same
-    arguments skips the runs already there. ``tables=["workers"]`` also keeps each run's
-    workers (or tasks) table in the store.
+    arguments skips the runs already there; a damaged run file found there raises StoreError,
+    unless ``repair`` (then it is deleted and its run computed again). ``tables=["workers"]``
+    also keeps each run's workers (or tasks) table in the store.
     """
     base = load_scenario(scenario)
     axes = parse_grid(grid)
@@ -341,7 +332,7 @@ def sweep(
     runs, stats = run_design(make, len(points), replications, seed, spec=spec,
                              parameters=paths, points=points, executor=executor,
                              processes=processes, store=store, tables=tables,
-                             progress=progress)
+                             progress=progress, repair=repair)
     return SweepResult(runs=runs, axes=axes, scenario=base, seed=seed, level=level, stats=stats)
 
 

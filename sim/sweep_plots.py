@@ -12,7 +12,6 @@ global state, nothing shown); only the ``save_*`` functions write files.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from sim.folders import safe_name
 from sim.plots import DPI, _figure_and_axes
 from sim.report import format_metric, metric_label
 
@@ -136,10 +136,6 @@ def sweep_heatmap(result: SweepResult, metric: str, ax: Axes | None = None,
     return fig
 
 
-def _file_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
-
-
 def save_sweep_plots(result: SweepResult, folder: str | Path, metrics: Sequence[str],
                      currency: str = "EUR") -> list[Path]:
     """Write ``lines_<metric>.png`` for every metric, and ``heatmap_<metric>.png`` when the
@@ -151,7 +147,7 @@ def save_sweep_plots(result: SweepResult, folder: str | Path, metrics: Sequence[
         if len(result.axes) == 2:
             figures.append(("heatmap", sweep_heatmap(result, metric, currency=currency)))
         for kind, fig in figures:
-            path = folder / f"{kind}_{_file_name(metric)}.png"
+            path = folder / f"{kind}_{safe_name(metric, 'metric')}.png"
             fig.savefig(path, dpi=DPI)
             written.append(path)
     return written

@@ -114,3 +114,47 @@ def test_calibrate_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["calibrate", str(ROOT / "scenarios" / "field_app.yaml"), "--targets",
                  str(tmp_path / "none.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+GOOD_TARGETS = (ROOT / "calibration" / "targets.csv").read_text()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    pytest.param((ROOT / "scenarios" / "baseline.yaml").read_bytes(), "not a targets CSV file",
+                 id="a-scenario"),
+    pytest.param(b"name,value\nx,1\n", "missing column(s) id, market, quantity, unit",
+                 id="another-csv"),
+    pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not a targets CSV file", id="binary"),
+    pytest.param(b"", "not a targets CSV file", id="empty"),
+    pytest.param(GOOD_TARGETS.replace(",tolerance,", ",tol,", 1).encode(),
+                 "missing column(s) tolerance", id="no-tolerance"),
+    pytest.param(GOOD_TARGETS.replace("fr_share_routine,france,share active at least monthly "
+                                      "but not weekly,0.157", "fr_share_routine,france,share "
+                                      "active at least monthly but not weekly,about 16%").encode(),
+                 "value of 'fr_share_routine' (row 3): expected a number, got 'about 16%'",
+                 id="text-value"),
+    pytest.param(GOOD_TARGETS.replace(",0.157,share,0.04,", ",0.157,share,-1,").encode(),
+                 "tolerance of 'fr_share_routine' (row 3): expected a number of 0 or more",
+                 id="negative-tolerance"),
+    pytest.param((GOOD_TARGETS + GOOD_TARGETS.splitlines()[1] + "\n").encode(),
+                 "the id 'fr_share_very_active' twice", id="duplicate-id"),
+    pytest.param("\n".join(line for line in GOOD_TARGETS.splitlines()
+                           if not line.startswith("field_monthly_cap")).encode(),
+                 "no row for the target(s) ['field_monthly_cap']", id="missing-row"),
+])
+def test_a_wrong_targets_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      content: bytes, message: str) -> None:
+    """--targets FILE must be a targets CSV with every row the scenario names: otherwise
+    ``error: <file>: <what is wrong>`` and exit 2, before anything is run."""
+    targets = tmp_path / "targets.csv"
+    targets.write_bytes(content)
+    out = tmp_path / "out"
+    status = main(["calibrate", str(ROOT / "scenarios" / "field_app.yaml"), "--targets",
+                   str(targets), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.startswith(f"error: {targets}") and message in err and "Traceback" not in err
+    assert not out.exists()
+    with pytest.raises(sim.MicroworkError):
+        calibration.check_targets(sim.load_scenario(ROOT / "scenarios" / "field_app.yaml"),
+                                  calibration.load_targets(targets))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -448,6 +450,53 @@ def test_default_out_is_a_safe_name() -> None:
     assert cli.default_out("baseline", 1) == Path("results/baseline-seed1")
     assert cli.default_out("my market/2024 v2", 0) == Path("results/my_market_2024_v2-seed0")
     assert cli.default_out("..", 3) == Path("results/scenario-seed3")
+
+
+def test_a_very_long_scenario_name_gives_a_usable_folder(
+    small_scenario: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Default folder names are capped (with a hash of the full name), never too long for the
+    file system."""
+    small_scenario["name"] = "a market with a very long name " * 20
+    path = write_scenario(tmp_path, small_scenario)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(path), "--quiet", "--no-plots", "--set", "horizon=1d"]) == 0
+    out = Path(capsys.readouterr().out.strip())
+    assert out.parent == Path("results") and len(out.name) < 100
+    assert out.name.startswith("a_market_with_a_very_long_name") and out.is_dir()
+
+
+KILLED_RUN = """
+import sys, time
+import sim
+from sim import cli
+
+def slow(*args, **kwargs):
+    time.sleep(60)  # killed long before
+
+sim.run = slow
+cli.main(["run", sys.argv[1], "--out", sys.argv[2]])
+"""
+
+
+def test_a_killed_run_leaves_a_staging_folder_that_the_next_write_removes(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    """SIGKILL during the run: the staging folder is left behind, hidden and named after the
+    result, the process and the host; the next write into the same folder removes it."""
+    results = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(scenario_file),
+                             str(results / "out")], cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (results.is_dir() and hidden(results)):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (left,) = hidden(results)
+    assert left.startswith(f".out.microwork-staging-{proc.pid}-")
+    assert cli.main(["run", str(scenario_file), "--quiet", "--no-plots",
+                     "--out", str(results / "other")]) == 0
+    assert sorted(p.name for p in results.iterdir()) == ["other"]
 
 
 def test_validate_describes_the_allocation_parameters(scenario_file: Path, capsys: Any) -> None:

@@ -521,7 +521,9 @@ def test_state_of_another_comparison_is_refused(
     # another seed into the same output folder: refused, the state is kept for its own command
     assert cli.main(compare_args(scenario_file, out, "--seed", "99")) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "different" in err and "Traceback" not in err
+    assert err.startswith("resuming from") and "1 finished runs found" in err
+    last = err.splitlines()[-1]
+    assert last.startswith("error: ") and "different" in last and "Traceback" not in err
     assert len(run_files(state)) == 1
     assert not out.exists()
 
@@ -535,3 +537,96 @@ def test_a_single_variant_gives_intervals_only(
     text = capsys.readouterr().out
     assert "Earnings Gini" in text and "95% interval" in text and "Diff." not in text
     assert len(pd.read_parquet(out / "runs.parquet")) == 2
+
+
+# --------------------------------------------------------------------------- damaged state
+
+
+def interrupt_after(monkeypatch: pytest.MonkeyPatch, runs: int) -> None:
+    """Let ``runs`` runs finish, then Ctrl-C."""
+    real = experiment._one_run
+    done: list[int] = []
+
+    def one_run(*args: Any) -> dict[str, Any]:
+        if len(done) == runs:
+            raise KeyboardInterrupt
+        done.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(experiment, "_one_run", one_run)
+
+
+def test_a_damaged_run_file_is_an_error_until_repaired(
+    scenario_file: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A truncated run file in <out>.partial: error naming it and --repair, before anything is
+    computed; with --repair it is deleted and only that run is computed again."""
+    real = experiment._one_run
+    out, state = tmp_path / "out", tmp_path / "out.partial"
+    interrupt_after(monkeypatch, 4)
+    assert cli.main(compare_args(scenario_file, out)) == cli.EXIT_INTERRUPTED
+    victim = state / "runs" / run_files(state)[1]
+    victim.write_text(victim.read_text()[:40])  # truncated, as by a full disk
+    capsys.readouterr()
+
+    calls: list[Any] = []
+    monkeypatch.setattr(experiment, "_one_run", lambda *a: calls.append(a[1:3]) or real(*a))
+    assert cli.main(compare_args(scenario_file, out)) == 2
+    err = capsys.readouterr().err
+    assert f"error: {victim} is damaged" in err and "--repair" in err
+    assert "Traceback" not in err and calls == [] and victim.exists()
+
+    assert cli.main(compare_args(scenario_file, out, "--repair")) == 0
+    assert len(calls) == 9 - 3  # the 5 missing runs and the damaged one
+    assert "3 resumed" in capsys.readouterr().out
+    assert entries(tmp_path) == {"scenarios", "out"}
+    fresh = experiment.compare(tiny(), VARIANTS, replications=3, seed=1, processes=1,
+                               progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), fresh.runs)
+
+
+def test_resumed_runs_are_counted_whatever_the_variant_names(
+    scenario_file: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Variant names are URL-encoded in file names ('+' is '%2B'): the resumed count comes
+    from the store, which knows its own file names."""
+    argv = ["compare", str(scenario_file), "--variant", "a+b:", "--variant", "c.d-e:workers=30",
+            "--replications", "2", "--processes", "1", "--no-plots", "--out",
+            str(tmp_path / "out")]
+    interrupt_after(monkeypatch, 3)
+    assert cli.main(argv) == cli.EXIT_INTERRUPTED
+    assert "a%2Bb-00000.json" in run_files(tmp_path / "out.partial")
+    monkeypatch.undo()
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "1 runs computed" in text and "3 resumed" in text
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["runs_resumed"] == 3 and manifest["runs_computed"] == 1
+
+
+def test_set_overrides_the_scenario_before_the_variants(
+    spec_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    argv = ["compare", str(spec_file), "--set", "workers=30", "--set", "platform.daily_cap=7",
+            "--replications", "2", "--processes", "1", "--no-plots", "--quiet",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"]["workers"] == 30
+    assert manifest["scenario"]["platform"]["daily_cap"] == 7
+    runs = pd.read_parquet(out / "runs.parquet").set_index("variant")
+    assert (runs["workers"] == 30).all()
+    # the variant's own override wins over --set
+    direct = experiment.compare(
+        {**tiny(), "workers": 30, "platform": {**tiny()["platform"], "daily_cap": 7}},
+        VARIANTS, replications=2, seed=4, processes=1, progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs.parquet"), direct.runs)
+
+
+def test_bad_set_exits_2(scenario_file: Path, tmp_path: Path, capsys: Any) -> None:
+    argv = ["compare", str(scenario_file), "--variant", "a:", "--set", "workers",
+            "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    assert "--set 'workers': expected PATH=VALUE" in capsys.readouterr().err
+    assert entries(tmp_path) == {"scenarios"}

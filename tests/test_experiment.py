@@ -10,6 +10,8 @@ Seeds are fixed; the baseline is cut to 7 days so the whole module stays well un
 from __future__ import annotations
 
 import copy
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from conftest import SMALL_SCENARIO
 
 import sim
 import sim.experiment as experiment
+from sim.errors import StoreError
 from sim.experiment import Comparison, compare
 from sim.rules import RULES
 
@@ -297,7 +300,7 @@ def test_more_replications_reuse_the_state(tmp_path: Path,
 def test_other_spec_in_the_same_state_dir_is_refused(tmp_path: Path,
                                                      change: dict[str, Any]) -> None:
     """A state folder holding another comparison (other seed, variants or scenario) is never
-    mixed with a new one: ScenarioError."""
+    mixed with a new one: StoreError."""
     state = tmp_path / "state"
     variants = {"fcfs": {}, "lottery": TINY_VARIANTS["lottery"]}
     compare(tiny(), variants, replications=2, seed=5, processes=1, progress=False,
@@ -305,7 +308,7 @@ def test_other_spec_in_the_same_state_dir_is_refused(tmp_path: Path,
     scenario = tiny()
     if change.get("scenario") == "horizon":
         scenario["horizon"] = "2d"
-    with pytest.raises(sim.ScenarioError, match="different"):
+    with pytest.raises(StoreError, match="different"):
         compare(scenario, change.get("variants", variants), replications=2,
                 seed=change.get("seed", 5), processes=1, progress=False, state_dir=state)
 
@@ -411,3 +414,57 @@ def test_single_variant_paired_table_has_its_columns() -> None:
     paired = cmp.paired()
     assert paired.empty
     assert {"mean_diff", "ci_low", "ci_high", "p_value"} <= set(paired.columns)
+
+
+def test_damaged_state_files_are_errors_until_repaired(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_reference: Comparison) -> None:
+    """Every file of the state folder is checked when it is opened, before any run: a
+    truncated run file, a run file that is not a run, a damaged spec.json; ``repair=True``
+    deletes damaged run files and computes those runs again."""
+    state = tmp_path / "state"
+    compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
+            state_dir=state)
+    files = sorted((state / "runs").glob("*.json"))
+    files[0].write_text(files[0].read_text()[:100])
+    files[5].write_text('{"row": {"variant": "fcfs"}}')
+    calls = counting(monkeypatch)
+    with pytest.raises(StoreError, match=f"{files[0].name} is damaged.*1 more damaged file"
+                                         ".*--repair"):
+        compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
+                state_dir=state)
+    assert calls == []
+    repaired = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1,
+                       progress=False, state_dir=state, repair=True)
+    assert len(calls) == 2 and repaired.stats["runs_resumed"] == 10
+    assert_same(repaired, tiny_reference)
+
+    spec = state / "spec.json"
+    assert json.loads(spec.read_text())["written_by"] == "microwork"
+    spec.write_text(spec.read_text()[:50])
+    with pytest.raises(StoreError, match=f"cannot read {spec}: it is not valid JSON"):
+        compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
+                state_dir=state, repair=True)
+
+
+def test_state_files_are_written_atomically(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """spec.json and every run file go through a temporary name and os.replace: a write
+    that fails leaves no file under the final name."""
+    from sim import folders
+
+    class FullDisk:
+        """The os module as sim.folders sees it, except that renaming fails."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(os, name)
+
+        @staticmethod
+        def replace(*args: Any) -> None:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(folders, "os", FullDisk())
+    state = tmp_path / "state"
+    with pytest.raises(OSError, match="No space"):
+        compare(tiny(), TINY_VARIANTS, replications=2, seed=5, processes=1, progress=False,
+                state_dir=state)
+    assert [p.name for p in state.iterdir()] == []  # neither spec.json nor its temporary

@@ -21,8 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
+import sim
+from sim import folders as folders_module
 from sim import html_report
 from sim.cli import main
+from sim.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTEFACTS = ROOT / "results" / "test-artefacts"
@@ -132,6 +135,9 @@ def test_calibration_report(tmp_path: Path) -> None:
 def test_bad_folders_exit_2(tmp_path: Path, capsys: Any) -> None:
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["report", str(tmp_path / "notes.txt")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     assert "no manifest.json" in capsys.readouterr().err
     (tmp_path / "manifest.json").write_text("{}")
@@ -142,10 +148,11 @@ def test_bad_folders_exit_2(tmp_path: Path, capsys: Any) -> None:
 def test_report_is_written_atomically(folders: dict[str, Path], tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "report.html"
-    out.write_text("previous report")
+    assert main(["report", str(folders["bare"]), "--out", str(out)]) == 0
+    previous = out.read_text()
 
     class FullDisk:
-        """The os module as html_report sees it, except that the final rename fails."""
+        """The os module as sim.folders sees it, except that the final rename fails."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(os, name)
@@ -154,10 +161,86 @@ def test_report_is_written_atomically(folders: dict[str, Path], tmp_path: Path,
         def replace(*args: Any) -> None:
             raise OSError("disk full")
 
-    monkeypatch.setattr(html_report, "os", FullDisk())
+    monkeypatch.setattr(folders_module, "os", FullDisk())
     assert main(["report", str(folders["run"]), "--out", str(out)]) == 1
-    assert out.read_text() == "previous report"
+    assert out.read_text() == previous
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+@pytest.mark.parametrize(("kind", "name", "damage"), [
+    ("run", "summary.json", lambda b: b[:30]),
+    ("run", "manifest.json", lambda b: b[: len(b) // 2]),
+    ("run", "workers.parquet", lambda b: b[: len(b) // 2]),
+    ("run", "tasks.parquet", lambda b: b"not parquet at all"),
+    ("comparison", "runs.parquet", lambda b: b[:100]),
+    ("comparison", "manifest.json", lambda b: b"\xff\xfe binary"),
+    ("comparison", "earnings_replication0.parquet", lambda b: b""),
+])
+def test_damaged_files_are_errors_naming_them(folders: dict[str, Path], tmp_path: Path,
+                                              capsys: Any, kind: str, name: str,
+                                              damage: Any) -> None:
+    folder = tmp_path / kind
+    shutil.copytree(folders[kind], folder)
+    (folder / "report.html").unlink(missing_ok=True)  # left by an earlier test
+    path = folder / name
+    path.write_bytes(damage(path.read_bytes()))
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read {path}") and "Traceback" not in err
+    assert not (folder / "report.html").exists()
+    if kind == "run":
+        with pytest.raises(StoreError, match=f"cannot read {re.escape(str(path))}"):
+            sim.load_result(folder)
+
+
+def test_load_result_of_a_folder_that_is_not_a_run(folders: dict[str, Path]) -> None:
+    with pytest.raises(StoreError, match=r"summary\.json: it is missing"):
+        sim.load_result(folders["comparison"])
+
+
+def test_sweep_and_sensitivity_reports(tmp_path: Path, capsys: Any) -> None:
+    """A sweep or sensitivity folder is reported as such (it was taken for a comparison):
+    the scenario, its table, its plots and the manifest."""
+    from tests.conftest import SMALL_SCENARIO
+
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump({**SMALL_SCENARIO, "horizon": "1d"}))
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(
+        {"scenario": "small.yaml", "grid": {"platform.daily_cap": [3, None]},
+         "replications": 2, "metrics": ["earnings_gini"]}))
+    (tmp_path / "screen.yaml").write_text(yaml.safe_dump(
+        {"scenario": "small.yaml", "method": "morris", "n": 2, "outputs": ["earnings_gini"],
+         "problem": {"batches": {"scale": "requesters.batches_per_day", "bounds": [0.5, 2]}}}))
+    sweep, screen = tmp_path / "sweep-out", tmp_path / "screen-out"
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--executor", "inprocess", "--quiet",
+                 "--out", str(sweep)]) == 0
+    assert main(["sensitivity", str(tmp_path / "screen.yaml"), "--executor", "inprocess",
+                 "--quiet", "--out", str(screen)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(sweep)]) == 0
+    page = (sweep / "report.html").read_text()
+    _check_self_contained(page)
+    assert "Sweep of small over platform.daily_cap" in page and "The sweep" in page
+    assert ">none</td>" in page and ">Earnings Gini</th>" in page
+    assert "<strong>lines_earnings_gini.png</strong>" in page
+    assert "The scenario in plain words" in page and "Grid (YAML)" in page
+    assert main(["report", str(screen)]) == 0
+    page = (screen / "report.html").read_text()
+    _check_self_contained(page)
+    assert "Morris screening of small" in page and ">mu_star</td>" in page
+    assert "<strong>morris.png</strong>" in page and "Problem (YAML)" in page
+
+
+def test_report_never_overwrites_another_file(folders: dict[str, Path], tmp_path: Path,
+                                              capsys: Any) -> None:
+    notes = tmp_path / "notes.html"
+    notes.write_text("<html>my notes</html>")
+    assert main(["report", str(folders["run"]), "--out", str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "notes.html" in err and "not a report" in err
+    assert notes.read_text() == "<html>my notes</html>"
+    with pytest.raises(StoreError, match="not a report"):
+        html_report.write_report(folders["run"], notes)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.html"]
 
 
 def test_notebook_displays() -> None:

@@ -26,6 +26,7 @@ from conftest import SMALL_SCENARIO
 import sim
 from sim import dataset
 from sim.cli import main
+from sim.errors import StoreError
 from sim.experiment import interval, replication_seed
 from sim.sweep import SweepResult, grid_points, load_sweep_spec, parse_grid
 
@@ -283,7 +284,7 @@ def test_store_of_another_sweep_is_refused(tmp_path: Path, change: str) -> None:
         grid = {"platform.daily_cap": [4, None]}
     else:
         scenario["workers"] = 61
-    with pytest.raises(sim.ScenarioError, match="different experiment"):
+    with pytest.raises(StoreError, match="different experiment"):
         sim.sweep(scenario, grid, replications=1, seed=seed, executor="inprocess",
                   store=store, progress=False)
 
@@ -387,3 +388,85 @@ def test_cli_sweep_interrupted_then_resumed(tmp_path: Path, capsys: Any,
     assert sorted(resumed) == sorted({(0, 0), (0, 1), (1, 0), (1, 1)} - set(calls))
     assert "2 runs computed" in captured.out and "2 resumed" in captured.out
     assert not (tmp_path / "out.partial").exists() and len(dataset.load_runs(out)) == 4
+
+
+# ------------------------------------------------------------------ damaged stores
+def test_damaged_run_files_are_errors_until_repaired(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: SweepResult) -> None:
+    """A truncated run file is never counted as finished: opening the store raises
+    StoreError naming it (and the way out) before any run; ``repair=True`` deletes it and
+    computes that run again, giving the same tables as an undamaged sweep."""
+    store = tmp_path / "sweep"
+    sim.sweep(tiny(), GRID, replications=3, seed=7, executor="inprocess", store=store,
+              progress=False)
+    victim = store / "runs" / dataset.run_file_name(2, 1)
+    victim.write_bytes(victim.read_bytes()[:60])
+    other = store / "runs" / dataset.run_file_name(4, 0)
+    other.write_bytes((store / "runs" / dataset.run_file_name(0, 0)).read_bytes())  # misplaced
+    calls = counting(monkeypatch)
+    for _ in range(2):  # the same error on every attempt, nothing computed
+        with pytest.raises(StoreError, match=rf"{victim.name} is damaged: cannot be read as "
+                                             r"Parquet.*1 more damaged file.*--repair"):
+            sim.sweep(tiny(), GRID, replications=3, seed=7, executor="inprocess",
+                      store=store, progress=False)
+    assert calls == []
+    repaired = sim.sweep(tiny(), GRID, replications=3, seed=7, executor="inprocess",
+                         store=store, progress=False, repair=True)
+    assert sorted(calls) == [(2, 1), (4, 0)]
+    assert repaired.stats["runs_resumed"] == 16
+    pd.testing.assert_frame_equal(repaired.runs, reference.runs, check_exact=True)
+
+
+def test_a_damaged_kept_table_recomputes_its_run(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "sweep"
+    grid = {"platform.daily_cap": [3, None]}
+    sim.sweep(tiny(), grid, replications=1, seed=7, executor="inprocess", store=store,
+              tables=["workers"], progress=False)
+    table = store / "tables" / "workers" / dataset.run_file_name(1, 0)
+    table.write_bytes(table.read_bytes()[:100])
+    with pytest.raises(StoreError, match=table.name):
+        sim.sweep(tiny(), grid, replications=1, seed=7, executor="inprocess", store=store,
+                  tables=["workers"], progress=False)
+    calls = counting(monkeypatch)
+    sim.sweep(tiny(), grid, replications=1, seed=7, executor="inprocess", store=store,
+              tables=["workers"], progress=False, repair=True)
+    assert calls == [(1, 0)]
+    assert len(dataset.load_table(store, "workers", points=[1])) == 60
+
+
+def test_cli_sweep_repair(tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write_spec(tmp_path / "specs")
+    out = tmp_path / "out"
+    args = ["sweep", str(spec), "--out", str(out), "--executor", "inprocess", "--no-plots"]
+    module = sys.modules["sim.sweep"]
+    original = module.run_point
+    done: list[Any] = []
+
+    def interrupted(*a: Any) -> Any:
+        if len(done) == 3:
+            raise KeyboardInterrupt
+        done.append(1)
+        return original(*a)
+
+    monkeypatch.setattr(module, "run_point", interrupted)
+    assert main(args) == 130
+    monkeypatch.setattr(module, "run_point", original)
+    victim = sorted((tmp_path / "out.partial" / "runs").glob("*.parquet"))[0]
+    victim.write_bytes(b"PAR1")
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: {victim} is damaged")
+    assert "--repair" in err and "Traceback" not in err
+    assert main([*args, "--repair"]) == 0
+    text = capsys.readouterr().out
+    assert "2 runs computed" in text and "2 resumed" in text  # 1 missing + 1 damaged
+    assert len(dataset.load_runs(out)) == 4 and not (tmp_path / "out.partial").exists()
+
+
+def test_load_points_of_a_damaged_folder(tmp_path: Path, reference: SweepResult) -> None:
+    folder = reference.save(tmp_path / "out")
+    (folder / "points.json").write_text('{"parameters": [')
+    with pytest.raises(StoreError, match=r"points\.json: it is not valid JSON"):
+        dataset.load_runs(folder)
