@@ -10,6 +10,7 @@ measure below; nothing published is ever written into the output.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,8 +175,9 @@ def top20_share_of_tasks(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFra
 
 @measure
 def modal_reward(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
-    """Most frequent reward among posted tasks."""
-    return float(tasks["reward"].round(2).mode().iloc[0])
+    """Most frequent reward among posted tasks (NaN when none was posted)."""
+    modes = tasks["reward"].round(2).mode()
+    return float(modes.iloc[0]) if len(modes) else math.nan
 
 
 @measure
@@ -335,13 +337,14 @@ def report(
 
 
 def run_replications(
-    scn: Scenario, replications: int, seed: int, processes: int | None, progress: bool
+    scn: Scenario, replications: int, seed: int, processes: int | None, progress: bool,
+    max_memory: float | str | None = None,
 ) -> pd.DataFrame:
     """Replication rows (summary plus ``target.*`` measures) of one scenario."""
     from sim.experiment import compare
 
     cmp = compare(scn, {"calibrated": {}}, replications=replications, seed=seed,
-                  processes=processes, progress=progress)
+                  processes=processes, progress=progress, max_memory=max_memory)
     return cmp.runs
 
 
@@ -352,13 +355,15 @@ def calibrate(
     seed: int | None = None,
     processes: int | None = None,
     progress: bool = True,
+    max_memory: float | str | None = None,
 ) -> CalibrationReport:
-    """Run the scenario's replications and compare every target it names with the file."""
+    """Run the scenario's replications and compare every target it names with the file
+    (``max_memory``: see :func:`sim.run`)."""
     targets = load_targets() if targets is None else targets
     check_targets(scn, targets)  # before running anything
     spec = scn.calibration
     runs = run_replications(scn, replications or spec.replications, seed or spec.seed,
-                            processes, progress)
+                            processes, progress, max_memory)
     return report(scn, targets, runs)
 
 
@@ -368,6 +373,7 @@ def fit(
     processes: int | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    max_memory: float | str | None = None,
 ) -> tuple[Scenario, dict[str, float]]:
     """Fit the free parameters of each ``calibration.fit`` stage, in order, to its targets.
 
@@ -408,7 +414,7 @@ def fit(
                      for n, f, v in zip(names, from_x, np.atleast_1d(x), strict=True)}
             trial = override(scn, changes({**fitted, **point}))
             runs = run_replications(trial, stage.replications or spec.replications, spec.seed,
-                                    processes, progress)
+                                    processes, progress, max_memory)
             err = sum(((runs[f"target.{t}"].mean() - targets.loc[t, "value"])
                        / targets.loc[t, "tolerance"]) ** 2 for t in stage.targets)
             if log:

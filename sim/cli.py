@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from sim.errors import MicroworkError, ScenarioError, StoreError, UsageError
+from sim.errors import MicroworkError, ScenarioError, StoreError, UsageError, shown
 from sim.folders import (
     StateLayout,
     check_replaceable,
@@ -32,6 +32,7 @@ from sim.folders import (
     write_manifest,
 )
 from sim.progress import HorizonProgress
+from sim.safe_yaml import parse_yaml
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -111,11 +112,8 @@ def _assignment(option: str, item: str, text: str, example: str) -> tuple[str, A
         raise UsageError(
             f"{option} {item!r}: expected PATH=VALUE with a dotted scenario path, e.g. {example}"
         )
-    try:
-        return path, yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise UsageError(f"{option} {item!r}: the value is not valid YAML ({problem})") from None
+    return path, parse_yaml(value, f"{option} {shown(item)}", UsageError) \
+        if value.strip() else None
 
 
 def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
@@ -202,6 +200,16 @@ OUT_HELP = ("result folder (default: {}); an existing folder is replaced only if
             "empty or a result of the same kind that microwork wrote")
 
 
+def _max_memory_option(parser: argparse.ArgumentParser) -> None:
+    """``--max-memory``: raise (or lower) the limit on a run's estimated memory."""
+    from sim.size import DEFAULT_MAX_MEMORY, GIB
+
+    parser.add_argument(
+        "--max-memory", metavar="SIZE", help="largest estimated memory of a run, in GiB or with "
+        f"a unit (e.g. 32 or 500MiB; default {DEFAULT_MAX_MEMORY / GIB:g}): a run estimated "
+        "above it is refused before it starts")
+
+
 def _output_options(parser: argparse.ArgumentParser, default_out: str, plots: str,
                     quiet: str) -> None:
     """The ``--out``, ``--no-plots`` and ``--quiet`` options of a command writing a folder."""
@@ -239,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--set", dest="overrides", action="append", metavar="PATH=VALUE", help=set_help
     )
+    _max_memory_option(run)
     _output_options(run, "results/<scenario name>-seed<N>", "the four PNG plots",
                     "no progress bar and no summary table; print only the result folder")
     run.set_defaults(handler=cmd_run)
@@ -253,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--set", dest="overrides", action="append", metavar="PATH=VALUE", help=set_help
     )
+    _max_memory_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
     compare = commands.add_parser(
@@ -304,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         "applied (as with run); repeatable",
     )
     _repair_option(compare)
+    _max_memory_option(compare)
     _output_options(compare, "results/<spec or scenario name>-compare", "the PNG plots",
                     "no progress bar and no table; print only the result folder")
     compare.set_defaults(handler=cmd_compare)
@@ -338,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", type=Path, metavar="DIR",
                            help=OUT_HELP.format("results/<scenario name>-calibration"))
     calibrate.add_argument("--quiet", action="store_true", help="no progress and no table")
+    _max_memory_option(calibrate)
     calibrate.set_defaults(handler=cmd_calibrate)
 
     report = commands.add_parser(
@@ -534,7 +546,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress = HorizonProgress(f"simulating {scenario.name}", disable=args.quiet,
                                        delay=2.0, notebook=False)
             try:
-                result = sim.run(scenario, seed=args.seed, progress=progress)
+                result = sim.run(scenario, seed=args.seed, progress=progress,
+                                 max_memory=args.max_memory)
             finally:
                 progress.close()
             result.write_into(staging)
@@ -555,12 +568,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """``microwork validate``: check the scenario and describe it in one paragraph."""
+    """``microwork validate``: check the scenario, describe it in one paragraph and say how
+    large a run of it is (refused, like ``run``, when above the memory limit)."""
+    from sim import size
     from sim.report import describe_scenario
 
     scenario = _load(args)
+    run_size = size.check(scenario, args.max_memory)
     print(f"{args.scenario} is valid.\n")
     print(describe_scenario(scenario))
+    print(f"\nExpected size of a run: {run_size.describe()}.")
     return EXIT_OK
 
 
@@ -632,7 +649,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     def launch(state: Path) -> Any:
         return compare(spec.scenario, plan["variants"], plan["replications"], plan["seed"],
                        plan["processes"], baseline=plan["baseline"], state_dir=state,
-                       progress=not args.quiet, target=spec.target, repair=args.repair)
+                       progress=not args.quiet, target=spec.target, repair=args.repair,
+                       max_memory=args.max_memory)
 
     outcome = _run_experiment(args, "comparison", spec.name, STATE, launch)
     if isinstance(outcome, int):
@@ -704,6 +722,7 @@ def _executor_name(text: str) -> str:
 
 
 def _add_experiment_options(command: argparse.ArgumentParser, set_help: str) -> None:
+    _max_memory_option(command)
     command.add_argument(
         "--executor",
         type=_executor_name,
@@ -925,7 +944,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     def launch(state: Path) -> Any:
         return sweep(spec.scenario, spec.grid, replications, seed, executor=args.executor,
                      processes=args.processes or spec.processes, store=state,
-                     progress=not args.quiet, repair=args.repair)
+                     progress=not args.quiet, repair=args.repair, max_memory=args.max_memory)
 
     outcome = _run_experiment(args, "sweep", spec.name, STATE, launch)
     if isinstance(outcome, int):
@@ -972,7 +991,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             seed=spec.seed if args.seed is None else args.seed,
             second_order=spec.second_order, levels=spec.levels, executor=args.executor,
             processes=args.processes or spec.processes, store=state, progress=not args.quiet,
-            repair=args.repair)
+            repair=args.repair, max_memory=args.max_memory)
 
     outcome = _run_experiment(args, "sensitivity", spec.name, STATE, launch)
     if isinstance(outcome, int):
@@ -1029,9 +1048,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             if not args.quiet:
                 print(message, file=sys.stderr)
 
-        scenario, fitted = calibration.fit(scenario, targets, processes=args.processes, log=log)
+        scenario, fitted = calibration.fit(scenario, targets, processes=args.processes, log=log,
+                                           max_memory=args.max_memory)
     report = calibration.calibrate(scenario, targets, replications=args.replications,
-                                   processes=args.processes, progress=not args.quiet)
+                                   processes=args.processes, progress=not args.quiet,
+                                   max_memory=args.max_memory)
     with staged_folder(target, "calibration") as staging:
         report.table.to_csv(staging / "calibration.csv", index=False)
         plots.calibration(report).savefig(staging / "calibration.png", dpi=110)
@@ -1079,8 +1100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.handler(args)
-    except MicroworkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except MicroworkError as exc:  # one "error:" line per problem
+        for line in str(exc).splitlines() or [""]:
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -80,6 +80,7 @@ def build_demand(scn: Scenario, streams: Streams) -> Demand:
     type_names = list(scn.task_types)
     mix_types = [type_names.index(t) for t in req.task_mix]
     mix_p = np.asarray(list(req.task_mix.values()), dtype=float)
+    mix_p = mix_p / mix_p.sum()  # shares sum to 1 within the validation tolerance
     rng = streams.rng("requester_activity")
     if req.activity_draw == "quantiles":  # the same set of sizes every run, shuffled
         weights = rng.permutation(req.activity.ppf((np.arange(req.count) + 0.5) / req.count))

@@ -49,6 +49,8 @@ class _Dist(BaseModel):
     @classmethod
     def _magnitude(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            # -0.0 is 0 (numpy refuses a lognormal sigma of -0.0 as negative)
+            data = {k: 0.0 if isinstance(v, float) and v == 0 else v for k, v in data.items()}
             for key, value in data.items():
                 values = value if isinstance(value, list | tuple) else [value]
                 for v in values:
@@ -228,19 +230,28 @@ class Pareto(_Dist):
     def support(self) -> Support:
         return Support(self.min, math.inf if self.max is None else self.max)
 
+    def _tail(self) -> float:
+        """Probability mass of the untruncated Pareto within [min, max] (1 without max); 0 when
+        max is so close to min, or alpha so small, that the range is a single value."""
+        return 1.0 if self.max is None else 1 - (self.min / self.max) ** self.alpha
+
     def ppf(self, q: np.ndarray) -> np.ndarray:
         u = np.asarray(q)
+        tail = self._tail()
+        if tail <= 0:
+            return np.full(np.shape(u), self.min)
         if self.max is None:
             return self.min * (1 - u) ** (-1 / self.alpha)
         # inverse CDF of the Pareto truncated to [min, max]
-        tail = 1 - (self.min / self.max) ** self.alpha
         return self.min * (1 - u * tail) ** (-1 / self.alpha)
 
     def mean(self) -> float:
-        a, m = self.alpha, self.min
+        a, m, tail = self.alpha, self.min, self._tail()
+        if tail <= 0:
+            return m
         if self.max is None:
             return a * m / (a - 1) if a > 1 else float("inf")
-        big, tail = self.max, 1 - (m / self.max) ** a
+        big = self.max
         if a == 1:
             return float(m * np.log(big / m) / tail)
         return float(a * m**a * (big ** (1 - a) - m ** (1 - a)) / ((1 - a) * tail))

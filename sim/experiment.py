@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim import size
 from sim.checks import check_seed, whole_number
 from sim.errors import ScenarioError
 from sim.executors import Executor, open_executor, progress_bar
@@ -31,7 +32,7 @@ from sim.folders import StateLayout, capped, damaged, write_folder, write_manife
 from sim.metrics import SUMMARY_KEYS
 from sim.model import run
 from sim.results import ComparisonPlots
-from sim.scenario import Scenario, load_scenario, override
+from sim.scenario import Scenario, in_context, load_scenario, override
 
 PAIRED_COLUMNS = ["variant", "baseline", "metric", "n", "mean_diff", "se", "ci_low", "ci_high",
                   "p_value", "unpaired_ci_low", "unpaired_ci_high"]
@@ -44,9 +45,10 @@ def replication_seed(seed: int, replication: int) -> int:
     return int(ss.generate_state(1, np.uint32)[0])
 
 
-def _one_run(scn: Scenario, variant: str, replication: int, seed: int) -> dict[str, Any]:
+def _one_run(scn: Scenario, variant: str, replication: int, seed: int,
+             max_memory: float | None = None) -> dict[str, Any]:
     """Run one (variant, replication) and keep what the comparison needs (no big tables)."""
-    res = run(scn, seed=seed, variant=variant, replication=replication)
+    res = run(scn, seed=seed, variant=variant, replication=replication, max_memory=max_memory)
     row = {"variant": variant, "replication": replication, "seed": seed, **res.summary}
     return {"row": row, "earnings": res.workers["earnings"].to_numpy().tolist()}
 
@@ -244,6 +246,7 @@ def compare(
     target: Mapping[str, Any] | None = None,
     executor: Any = None,
     repair: bool = False,
+    max_memory: float | str | None = None,
 ) -> Comparison:
     """Run every variant ``replications`` times with paired seeds and return a Comparison.
 
@@ -256,7 +259,8 @@ def compare(
     its run computed again).
     ``target={"metric": "earnings_gini", "half_width": 0.002, "max_replications": 100}``
     adds replications until every variant's paired-difference interval of that metric (its
-    own interval for the baseline) is at most that half-width.
+    own interval for the baseline) is at most that half-width. Every variant's size is checked
+    before any run (``max_memory``: see :func:`sim.run`).
     """
     if not isinstance(variants, Mapping):
         raise TypeError(f"variants: expected a mapping of variant names to overrides, got "
@@ -280,6 +284,12 @@ def compare(
                             f"a summary key such as {', '.join(SUMMARY_KEYS[:4])}, ...")
     base_scn = load_scenario(scenario)
     scenarios = {name: override(base_scn, dict(changes)) for name, changes in variants.items()}
+    limit_bytes = size.parse_memory(max_memory)
+    for name, scn in scenarios.items():
+        try:
+            size.check(scn, limit_bytes / size.GIB)
+        except ScenarioError as exc:
+            raise in_context(exc, f"variant {name!r}") from None
     spec = {"scenario": base_scn.to_dict(), "variants": {k: dict(v) for k, v in variants.items()},
             "seed": seed}
     store = _Store(Path(state_dir) if state_dir else None, spec, repair)
@@ -293,7 +303,7 @@ def compare(
             bar = progress_bar(len(scenarios) * n_reps, len(scenarios) * n_reps - len(todo),
                                progress, pool)
             try:
-                _execute(scenarios, todo, seed, pool, store, bar)
+                _execute(scenarios, todo, seed, pool, store, bar, limit_bytes / size.GIB)
             finally:
                 bar.close()
             used = {(name, r) for name in scenarios for r in range(n_reps)}
@@ -306,9 +316,10 @@ def compare(
 
 
 def _execute(scenarios: dict[str, Scenario], todo: list[tuple[str, int]], seed: int,
-             pool: Executor, store: _Store, bar: Any) -> None:
+             pool: Executor, store: _Store, bar: Any, max_memory: float) -> None:
     """Run the ``todo`` (variant, replication) pairs on ``pool``, streaming each to ``store``."""
-    tasks = ((scenarios[name], name, r, replication_seed(seed, r)) for name, r in todo)
+    tasks = ((scenarios[name], name, r, replication_seed(seed, r), max_memory)
+             for name, r in todo)
     with closing(pool.map_unordered(_one_run, tasks)) as results:
         for item in results:
             store.add(item)

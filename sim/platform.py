@@ -158,7 +158,7 @@ class Platform:
         d = self.demand
         tt = self.scn.task_types[d.type_names[d.batch_type[b]]]
         expected = float(d.batch_effort[b]) + (tt.travel.mean() if tt.travel is not None else 0)
-        rate = float(d.batch_reward[b]) / (expected / 3600) if expected > 0 else np.inf
+        rate = float(d.batch_reward[b]) * 3600 / expected if expected > 0 else np.inf
         first = int(d.batch_first_task[b])
         tasks = deque(range(first, first + int(d.batch_size[b])))
         ob = OpenBatch(b, tasks, int(d.batch_type[b]), int(d.batch_region[b]), expected, rate)

@@ -110,7 +110,8 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
             weights = prof.regions or scn.regions
             p_region = np.array([weights.get(r, 0.0) for r in regions])
             region[ids] = rng.choice(len(regions), size=k, p=p_region / p_region.sum())
-        option = rng.choice(len(prof.discovery), size=k, p=[d.share for d in prof.discovery])
+        shares = np.array([d.share for d in prof.discovery])  # within tolerance of 1: normalise
+        option = rng.choice(len(prof.discovery), size=k, p=shares / shares.sum())
         for i, disc in enumerate(prof.discovery):
             sel = ids[option == i]
             discovery[sel] = len(specs)

@@ -447,6 +447,9 @@ class Scenario(_Model):
         for name, tt in self.task_types.items():
             if tt.regional and not self.regions:
                 raise ValueError(f"task_types.{name} is regional but the scenario has no regions")
+        if self.workers * self.scale > MAX_COUNT:
+            raise ValueError(f"scale: {self.workers:,} workers x scale {self.scale:g} is more "
+                             f"than {MAX_COUNT:,} workers")
         window = self.platform.allocation.build().window
         if window > self.horizon:
             raise ValueError(f"platform.allocation.window: {window:g} s is longer than the "

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import size
 from sim.checks import check_seed
 from sim.errors import ScenarioError
 from sim.folders import write_folder, write_manifest
@@ -365,6 +366,7 @@ def sensitivity(
     progress: bool = True,
     level: float = 0.95,
     repair: bool = False,
+    max_memory: float | str | None = None,
 ) -> SensitivityResult:
     """Sample ``problem`` with SALib (``method`` "sobol": ``n`` a power of 2, ``n * (D + 2)``
     points; "morris": ``n`` trajectories of ``D + 1`` points), run each point
@@ -390,7 +392,8 @@ def sensitivity(
     paths = [path for p in parameters for path in p.paths]
     points_changes = [[c for p, v in zip(parameters, row, strict=True)
                        for c in p.changes(v).values()] for row in values]
-    make = point_scenarios(base, paths, points_changes, what="sample point")
+    limit = size.parse_memory(max_memory) / size.GIB
+    make = point_scenarios(base, paths, points_changes, what="sample point", max_memory=limit)
     spec = {"kind": "sensitivity", "scenario": base.to_dict(), "method": method, "n": n,
             "second_order": second_order, "levels": levels, "seed": seed,
             "parameters": [p.name for p in parameters], "points": values,
@@ -398,7 +401,7 @@ def sensitivity(
     runs, stats = run_design(make, len(values), replications, seed, spec=spec,
                              parameters=[p.name for p in parameters], points=values,
                              executor=executor, processes=processes, store=store,
-                             progress=progress, repair=repair)
+                             progress=progress, repair=repair, max_memory=limit)
     result = SensitivityResult(method=method, parameters=parameters, outputs=outputs, x=x,
                                runs=runs, indices=pd.DataFrame(columns=INDEX_COLUMNS),
                                scenario=base, seed=seed, n=n, second_order=second_order,

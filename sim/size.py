@@ -119,7 +119,7 @@ def check(scn: Scenario, max_memory: float | str | None = None) -> RunSize:
     size = estimate(scn)
     if size.memory > limit:
         raise ScenarioError(
-            f"<scenario>: this run is too large: {size.describe()}, above the limit of "
+            f"this run is too large: {size.describe()}, above the limit of "
             f"{limit / GIB:.1f} GiB. Reduce workers, scale, requesters.batches_per_day or the "
             "horizon, or raise the limit deliberately (max_memory= in Python, --max-memory on "
             "the command line) on a machine that has the memory")

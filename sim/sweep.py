@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim import size
 from sim.checks import check_seed
 from sim.dataset import IDENTITY, TABLE_NAMES, RunDataset, points_frame, with_parameters, write_runs
 from sim.errors import ScenarioError
@@ -36,7 +37,7 @@ from sim.folders import write_folder, write_manifest
 from sim.metrics import summary_keys
 from sim.model import run
 from sim.results import provenance
-from sim.scenario import Scenario, load_scenario, override, read_yaml
+from sim.scenario import Scenario, in_context, load_scenario, override, read_yaml
 
 SWEEP_SPEC_KEYS = ("scenario", "overrides", "grid", "replications", "seed", "metrics",
                    "processes")
@@ -50,12 +51,13 @@ DEFAULT_METRICS = ("earnings_gini", "claim_latency_mean", "hourly_effective_medi
 
 
 def run_point(scn: Scenario, point: int, replication: int, seed: int,
-              tables: Sequence[str] = ()) -> dict[str, Any]:
+              tables: Sequence[str] = (), max_memory: float | None = None) -> dict[str, Any]:
     """One run of an experiment (the unit an executor ships): simulate ``scn`` with ``seed``
     and return its identity and summary row, its wall and CPU time, and the ``tables`` asked
     for."""
     cpu, wall = time.process_time(), time.perf_counter()
-    res = run(scn, seed=seed, variant=f"p{point}", replication=replication)
+    res = run(scn, seed=seed, variant=f"p{point}", replication=replication,
+              max_memory=max_memory)
     row = {"point": point, "replication": replication, "seed": seed, **res.summary}
     out: dict[str, Any] = {"row": row, "wall_time": time.perf_counter() - wall,
                            "cpu_time": time.process_time() - cpu}
@@ -79,6 +81,7 @@ def run_design(
     tables: Sequence[str] = (),
     progress: bool = True,
     repair: bool = False,
+    max_memory: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run ``replications`` of every point (``make_scenario(i)`` is point ``i``'s scenario),
     skipping runs already in ``store`` (damaged run files there raise StoreError, or are
@@ -96,7 +99,8 @@ def run_design(
                 if missing:
                     scn = make_scenario(p)  # built when needed: memory stays flat
                     for r in missing:
-                        yield (scn, p, r, replication_seed(seed, r), tuple(tables))
+                        yield (scn, p, r, replication_seed(seed, r), tuple(tables),
+                               max_memory)
 
         bar = progress_bar(total, done_before, progress, pool)
         compute = cpu = 0.0
@@ -221,18 +225,20 @@ def _check_tables(tables: Sequence[str]) -> tuple[str, ...]:
 
 
 def point_scenarios(base: Scenario, paths: Sequence[str], points: Sequence[Sequence[Any]],
-                    what: str = "grid point") -> Callable[[int], Scenario]:
-    """Validate the scenario of every point now (so a bad value fails before any run) and
-    return the function that builds point ``i``'s scenario when it is needed."""
+                    what: str = "grid point", max_memory: float | str | None = None,
+                    ) -> Callable[[int], Scenario]:
+    """Validate the scenario of every point now, and check its size against ``max_memory``
+    (so a bad value or a run too large fails before any run), and return the function that
+    builds point ``i``'s scenario when it is needed."""
 
     def make(i: int) -> Scenario:
         return override(base, dict(zip(paths, points[i], strict=True)))
 
     for i in range(len(points)):
         try:
-            make(i)
+            size.check(make(i), max_memory)
         except ScenarioError as exc:
-            raise ScenarioError(f"{what} {i}: {exc}") from None
+            raise in_context(exc, f"{what} {i}") from None
     return make
 
 
@@ -307,6 +313,7 @@ def sweep(
     progress: bool = True,
     level: float = 0.95,
     repair: bool = False,
+    max_memory: float | str | None = None,
 ) -> SweepResult:
     """Run every point of the full-factorial ``grid`` of overrides of ``scenario``
     ``replications`` times with paired seeds and return a SweepResult.
@@ -316,7 +323,8 @@ def sweep(
     to the Parquet dataset ``store`` (a temporary folder when None); a later call with the same
     arguments skips the runs already there; a damaged run file found there raises StoreError,
     unless ``repair`` (then it is deleted and its run computed again). ``tables=["workers"]``
-    also keeps each run's workers (or tasks) table in the store.
+    also keeps each run's workers (or tasks) table in the store. Every point's size is checked
+    before any run (``max_memory``: see :func:`sim.run`).
     """
     base = load_scenario(scenario)
     axes = parse_grid(grid)
@@ -326,13 +334,14 @@ def sweep(
     if tables and store is None:
         raise ScenarioError("tables: keeping run tables needs a store folder (store=...)")
     paths, points = grid_paths(axes), grid_points(axes)
-    make = point_scenarios(base, paths, points)
+    limit = size.parse_memory(max_memory) / size.GIB
+    make = point_scenarios(base, paths, points, max_memory=limit)
     spec = {"kind": "sweep", "scenario": base.to_dict(), "parameters": paths,
             "points": points, "seed": seed}
     runs, stats = run_design(make, len(points), replications, seed, spec=spec,
                              parameters=paths, points=points, executor=executor,
                              processes=processes, store=store, tables=tables,
-                             progress=progress, repair=repair)
+                             progress=progress, repair=repair, max_memory=limit)
     return SweepResult(runs=runs, axes=axes, scenario=base, seed=seed, level=level, stats=stats)
 
 

@@ -449,11 +449,12 @@ def test_interrupted_comparison_resumes(
     calls: list[tuple[str, int]] = []
     stop_after = 4
 
-    def interrupted(scn: Any, variant: str, replication: int, seed: int) -> dict[str, Any]:
+    def interrupted(scn: Any, variant: str, replication: int, seed: int,
+                    *rest: Any) -> dict[str, Any]:
         if len(calls) == stop_after:
             raise KeyboardInterrupt  # Ctrl-C in the middle of the 5th run
         calls.append((variant, replication))
-        return real(scn, variant, replication, seed)
+        return real(scn, variant, replication, seed, *rest)
 
     out = tmp_path / "out"
     state = tmp_path / "out.partial"

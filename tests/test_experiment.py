@@ -225,11 +225,12 @@ def counting(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) -> 
     with ``fail_after`` the next run after that many raises, as if the process were killed."""
     calls: list[tuple] = []
 
-    def wrapper(scn: sim.Scenario, variant: str, replication: int, seed: int) -> dict:
+    def wrapper(scn: sim.Scenario, variant: str, replication: int, seed: int,
+                *rest: Any) -> dict:
         if fail_after is not None and len(calls) >= fail_after:
             raise Interrupted
         calls.append((variant, replication))
-        return ONE_RUN(scn, variant, replication, seed)
+        return ONE_RUN(scn, variant, replication, seed, *rest)
 
     monkeypatch.setattr(experiment, "_one_run", wrapper)
     return calls
@@ -378,7 +379,7 @@ def test_target_stops_at_max_replications() -> None:
 def test_compare_input_errors() -> None:
     with pytest.raises(sim.ScenarioError, match="variants"):
         compare(tiny(), {}, replications=2, processes=1, progress=False)
-    with pytest.raises(sim.ScenarioError, match="replications"):
+    with pytest.raises(ValueError, match="replications"):
         compare(tiny(), {"fcfs": {}}, replications=1, processes=1, progress=False)
     with pytest.raises(sim.ScenarioError, match="windw"):
         compare(tiny(), {"x": {"platform.allocation": {"rule": "lottery", "windw": 5}}},

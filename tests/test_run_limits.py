@@ -61,6 +61,18 @@ def test_empty_market_is_a_valid_result(changes: dict[str, Any], tmp_path: Path)
     assert all(p.stat().st_size > 0 for p in paths)
 
 
+SHIPPED = [p for p in sorted(Path("scenarios").glob("*.yaml")) if p.name != "policies.yaml"]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_empty_market_in_every_shipped_scenario(path: Path) -> None:
+    """Calibration measures too are defined (or NaN) on an empty market."""
+    scn = sim.override(sim.load_scenario(path), {"requesters.batches_per_day": 0,
+                                                 "horizon": "1d"})
+    res = sim.run(scn, seed=0)
+    assert len(res.tasks) == 0 and invariants.check(res) == []
+
+
 def test_an_empty_point_does_not_kill_a_comparison() -> None:
     """A variant in which no task is posted runs alongside the others."""
     scn = sim.override(sim.load_scenario(BASELINE), {"horizon": "6h", "workers": 200})
