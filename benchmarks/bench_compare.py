@@ -9,7 +9,7 @@ import tempfile
 import time
 
 from sim.cli import load_comparison_spec
-from sim.experiment import compare
+from sim.experiments.compare import compare
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 import sim
-from sim.executors import DaskExecutor
+from sim.experiments.executors import DaskExecutor
 
 BASELINE = "scenarios/baseline.yaml"
 GRID = {"platform.daily_cap": [10, 20, 30, 50, 100],

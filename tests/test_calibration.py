@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import calibration
 from sim.cli import main
+from sim.experiments import calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATED = ["france_2019", "mturk_2018", "field_app"]

@@ -22,7 +22,7 @@ import yaml
 
 import sim
 from sim import cli
-from sim.progress import HorizonProgress
+from sim.foundation.progress import HorizonProgress
 
 RESULT_FILES = {"tasks.parquet", "workers.parquet", "summary.json", "manifest.json"}
 PLOT_FILES = {"lorenz.png", "monthly_earnings.png", "latency_cdf.png", "hourly_pay.png"}
@@ -378,7 +378,7 @@ def test_error_after_some_files_were_written_leaves_nothing(
         (Path(directory) / "lorenz.png").write_bytes(b"half a plot")
         raise error
 
-    monkeypatch.setattr(sim.plots, "save_run_plots", broken_plots)
+    monkeypatch.setattr(sim.presentation.figures, "save_run_plots", broken_plots)
     out = tmp_path / "out"
     if isinstance(error, KeyboardInterrupt):
         assert cli.main(["run", str(scenario_file), "--out", str(out)]) == 130

@@ -20,7 +20,8 @@ import pytest
 import yaml
 from conftest import SMALL_SCENARIO
 
-from sim import cli, experiment
+from sim import cli
+from sim.experiments import compare as experiment
 
 DATA_FILES = {
     "runs.parquet",

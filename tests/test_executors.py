@@ -17,14 +17,14 @@ import pytest
 from conftest import SMALL_SCENARIO
 
 import sim
-from sim.executors import (
+from sim.experiments.executors import (
     DaskExecutor,
     InProcessExecutor,
     LocalPoolExecutor,
     make_executor,
     open_executor,
 )
-from sim.sweep import SweepResult
+from sim.experiments.sweep import SweepResult
 
 distributed = pytest.importorskip("distributed")
 

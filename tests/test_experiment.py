@@ -21,10 +21,10 @@ import pytest
 from conftest import SMALL_SCENARIO
 
 import sim
-import sim.experiment as experiment
-from sim.errors import StoreError
-from sim.experiment import Comparison, compare
-from sim.rules import RULES
+import sim.experiments.compare as experiment
+from sim.experiments.compare import Comparison, compare
+from sim.foundation.errors import StoreError
+from sim.scenario.allocation import RULE_PARAMS as RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 300.0  # scenarios/policies.yaml: window rules collect candidates for 5 min
@@ -143,7 +143,7 @@ def test_ample_supply_latency_equals_the_window() -> None:
     the mean latency is within 4 SE (+1e-6 s) of the window, and the paired increase within
     4 SE of window - fcfs latency."""
     window_rules = [r for r in sorted(RULES)
-                    if "window" in RULES[r].Params.model_fields]
+                    if "window" in RULES[r].params.model_fields]
     variants = {"fcfs": {}} | {r: {"platform.allocation": {"rule": r, "window": AMPLE_WINDOW}}
                                for r in window_rules}
     cmp = compare(AMPLE, variants, replications=4, seed=3, processes=1, progress=False)
@@ -451,10 +451,10 @@ def test_state_files_are_written_atomically(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """spec.json and every run file go through a temporary name and os.replace: a write
     that fails leaves no file under the final name."""
-    from sim import folders
+    from sim.results import storage as folders
 
     class FullDisk:
-        """The os module as sim.folders sees it, except that renaming fails."""
+        """The os module as sim.results.storage sees it, except that renaming fails."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(os, name)

@@ -22,10 +22,10 @@ import pytest
 import yaml
 
 import sim
-from sim import folders as folders_module
-from sim import html_report
 from sim.cli import main
-from sim.errors import StoreError
+from sim.foundation.errors import StoreError
+from sim.presentation import html as html_report
+from sim.results import storage as folders_module
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTEFACTS = ROOT / "results" / "test-artefacts"
@@ -115,7 +115,7 @@ def test_comparison_report(folders: dict[str, Path], tmp_path: Path) -> None:
 def test_calibration_report(tmp_path: Path) -> None:
     import pandas as pd
 
-    from sim.calibration import CalibrationReport
+    from sim.experiments.calibration import CalibrationReport
 
     table = pd.DataFrame([{"id": "x_share", "quantity": "a share", "role": "fitted",
                            "status": "confirmed", "published": 0.2, "unit": "share",
@@ -152,7 +152,7 @@ def test_report_is_written_atomically(folders: dict[str, Path], tmp_path: Path,
     previous = out.read_text()
 
     class FullDisk:
-        """The os module as sim.folders sees it, except that the final rename fails."""
+        """The os module as sim.results.storage sees it, except that the final rename fails."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(os, name)

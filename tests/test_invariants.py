@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 import sim
-from sim import invariants
-from sim.rules import RULES
+from sim.results import invariants
+from sim.scenario.allocation import RULE_PARAMS as RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = 7 * 86400.0

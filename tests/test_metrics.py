@@ -1,4 +1,5 @@
-"""Unit tests of sim.metrics against hand-computed values on tiny tables built per the contract.
+"""Unit tests of sim.analysis.metrics against hand-computed values on tiny tables built per the
+contract.
 
 Gini formula used throughout (n-normalised, x sorted ascending, ranks i = 1..n):
     G = 2 * sum(i * x_i) / (n * sum(x)) - (n + 1) / n
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import metrics
+from sim.analysis import metrics
 
 DAY = 86_400.0
 IDENTITY = {"run_id": "r0", "seed": 1, "variant": "baseline", "replication": 0}

@@ -24,11 +24,13 @@ import yaml
 from conftest import SMALL_SCENARIO
 
 import sim
-from sim import cli, experiment, folders
-from sim.errors import StoreError
-from sim.experiment import save_comparison
+from sim import cli
+from sim.experiments import compare as experiment
+from sim.experiments.compare import save_comparison
+from sim.foundation.errors import StoreError
+from sim.results import storage as folders
 
-SWEEP = sys.modules["sim.sweep"]  # the module (sim.sweep is the function)
+SWEEP = sys.modules["sim.experiments.sweep"]  # the module (sim.experiments.sweep is the function)
 PROBLEM = {"batches": {"scale": "requesters.batches_per_day", "bounds": [0.5, 2]}}
 TARGETS = """id,market,quantity,value,unit,tolerance,status,source
 tiny_commission,tiny,platform commission,0.2,share,0.01,confirmed,test

@@ -1,5 +1,5 @@
-"""Smoke tests of sim.plots: the standard figures of a run and of a comparison render from small
-synthetic tables."""
+"""Smoke tests of sim.presentation.figures: the standard figures of a run and of a comparison render
+from small synthetic tables."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import metrics, plots
-from sim.experiment import Comparison
+from sim.analysis import metrics
+from sim.experiments.compare import Comparison
+from sim.presentation import figures as plots
 
-matplotlib.use("Agg")  # headless; sim.plots never touches pyplot, so setting it here is enough
+matplotlib.use("Agg")  # headless; the figures never touch pyplot, so setting it here is enough
 
 DAY = 86_400.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -100,7 +101,7 @@ COMPARISON_PLOTS = [
 def synthetic_comparison(
     variants: tuple[str, ...] = ("fcfs", "lottery", "capped"), replications: int = 4, seed: int = 0
 ) -> Comparison:
-    """A Comparison of random summary rows and earnings (no model), as sim.experiment makes."""
+    """A Comparison of random summary rows and earnings (no model), as sim.experiments makes."""
     rng = np.random.default_rng(seed)
     profiles = ("always_on", "employee", "student")
     rows = []

@@ -95,10 +95,10 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 import sim
-import sim.invariants
-from sim.calibration import MEASURES
-from sim.durations import UNITS
-from sim.rules import RULES
+import sim.results.invariants
+from sim.experiments.calibration import MEASURES
+from sim.foundation.units import UNITS
+from sim.scenario.allocation import RULE_PARAMS as RULES
 
 pytestmark = pytest.mark.slow
 

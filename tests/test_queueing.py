@@ -28,7 +28,7 @@ import pytest
 from scipy import stats
 
 import sim
-from sim import queueing
+from sim.analysis import queueing
 
 DAY = 86400.0
 Z = 4.0  # bound in standard errors

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from sim import reference, rules, scenario
-from sim.distributions import DIST_NAMES
+from sim.scenario import allocation as rules
+from sim.scenario import reference
+from sim.scenario import schema as scenario
+from sim.scenario.distributions import DIST_NAMES
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "scenario-reference.md"
 
 
 def test_committed_reference_is_up_to_date() -> None:
     assert DOC.read_text() == reference.render(), (
-        "docs/scenario-reference.md is out of date: run `python -m sim.reference`")
+        "docs/scenario-reference.md is out of date: run `python -m sim.scenario.reference`")
 
 
 def test_every_field_of_every_section_is_documented() -> None:
@@ -31,9 +33,9 @@ def test_every_field_of_every_section_is_documented() -> None:
             assert f"| `{path}` |" in text, path
     for name in DIST_NAMES:
         assert f"### `{name}`" in text
-    for name, cls in rules.RULES.items():
+    for name, spec in rules.RULE_PARAMS.items():
         assert f"### `{name}`" in text
-        for param in cls.Params.model_fields:
+        for param in spec.params.model_fields:
             assert f"| `platform.allocation.{param}` |" in text
 
 

@@ -4,7 +4,7 @@ rule's ``choose`` on hand-made candidates.
 The contract (issue 3): only eligible workers win; a task goes to at most one worker; nobody
 online and eligible is skipped forever under a window rule; results are deterministic for a
 fixed seed; the rule never changes the population or the arrivals (common random numbers).
-Every rule in :data:`sim.rules.RULES` is picked up automatically, so a new rule is tested as
+Every rule in :data:`sim.core.rules.RULES` is picked up automatically, so a new rule is tested as
 soon as it is registered.
 """
 
@@ -21,10 +21,11 @@ from conftest import SMALL_SCENARIO
 from scipy import stats
 
 import sim
-from sim import invariants
-from sim.population import build_population
-from sim.rules import RULES, AllocationConfig
-from sim.streams import Streams
+from sim.core.population import build_population
+from sim.core.rules import RULES, build_rule
+from sim.foundation.streams import Streams
+from sim.results import invariants
+from sim.scenario.allocation import RULE_PARAMS, AllocationConfig
 
 WINDOW = 60.0  # seconds: the window given to every window rule in the contract suite
 EPS = 1e-6
@@ -35,13 +36,13 @@ ALL_RULES = sorted(RULES)
 def allocation(rule: str, window: float = WINDOW) -> dict[str, Any]:
     """``platform.allocation`` for ``rule``: window rules get ``window``, others no params."""
     config: dict[str, Any] = {"rule": rule}
-    if "window" in RULES[rule].Params.model_fields:
+    if "window" in RULE_PARAMS[rule].params.model_fields:
         config["window"] = window
     return config
 
 
 def is_window_rule(rule: str) -> bool:
-    return AllocationConfig(**allocation(rule)).build().window > 0
+    return AllocationConfig(**allocation(rule)).window > 0
 
 
 def hetero_scenario() -> dict[str, Any]:
@@ -174,7 +175,7 @@ def test_a_task_goes_to_at_most_one_worker(rule: str) -> None:
     assert status[~claimed].isin(["open", "expired"]).all()
     assert status[claimed].isin(["approved", "rejected", "abandoned"]).all()
     latency = (tasks["claimed_at"] - tasks["released_at"])[claimed]
-    window = AllocationConfig(**allocation(rule)).build().window
+    window = AllocationConfig(**allocation(rule)).window
     assert (latency >= window - EPS).all()
     # per worker: counts in the workers table agree with the tasks table
     counts = tasks.loc[claimed, "worker_id"].astype(int).value_counts()
@@ -288,7 +289,7 @@ class FakeState:
 
 
 def build(rule: str, **params: Any) -> Any:
-    return AllocationConfig(**{**allocation(rule), **params}).build()
+    return build_rule(AllocationConfig(**{**allocation(rule), **params}))
 
 
 CANDIDATES = np.array([12, 3, 40, 7, 25, 9], dtype=np.int64)
@@ -401,7 +402,8 @@ def test_window_given_to_fcfs_is_an_error() -> None:
                      {"platform.allocation": {"rule": "fcfs", "window": 60}})
 
 
-@pytest.mark.parametrize("rule", [r for r in ALL_RULES if "window" in RULES[r].Params.model_fields])
+@pytest.mark.parametrize("rule", [r for r in ALL_RULES
+                                  if "window" in RULE_PARAMS[r].params.model_fields])
 @pytest.mark.parametrize("value", [-5, 0, "soon"])
 def test_bad_window_is_named(rule: str, value: Any) -> None:
     with pytest.raises(sim.ScenarioError, match="window"):
@@ -412,7 +414,7 @@ def test_bad_window_is_named(rule: str, value: Any) -> None:
 def test_window_accepts_durations() -> None:
     scn = sim.override(sim.load_scenario(SMALL_SCENARIO),
                        {"platform.allocation": {"rule": "lottery", "window": "5min"}})
-    assert scn.platform.allocation.build().window == 300.0
+    assert scn.platform.allocation.window == 300.0
 
 
 def test_bad_least_earned_period_is_named() -> None:
@@ -429,6 +431,8 @@ def test_unknown_rule_is_named() -> None:
 
 
 def test_every_rule_is_documented() -> None:
+    """Scenario and core register the same rules; each has a one-paragraph description."""
+    assert sorted(RULES) == sorted(RULE_PARAMS)
     for name, cls in RULES.items():
         assert cls.name == name
-        assert len(cls.description) > 80, f"rule {name} needs a one-paragraph description"
+        assert len(RULE_PARAMS[name].description) > 80, f"rule {name} needs a description"

@@ -18,9 +18,13 @@ import pytest
 import simpy
 
 import sim
-from sim import clock, invariants, plots, report, size
 from sim.cli import main
-from sim.population import apportion
+from sim.core import clock
+from sim.core.population import apportion
+from sim.presentation import figures as plots
+from sim.presentation import text as report
+from sim.results import invariants
+from sim.scenario import size
 
 BASELINE = Path("scenarios/baseline.yaml")
 
@@ -188,8 +192,8 @@ def test_apportion_always_sums_to_the_total(total: int, shares: list[float]) -> 
 
 def test_population_of_a_million_has_every_worker_in_a_profile() -> None:
     """No ghost worker: every worker belongs to a profile and has a positive speed."""
-    from sim.population import build_population
-    from sim.streams import Streams
+    from sim.core.population import build_population
+    from sim.foundation.streams import Streams
 
     scn = sim.override(sim.load_scenario(BASELINE), {
         "workers": 1_200_001, "horizon": "1h", "profiles.employee.share": 0.2800004,

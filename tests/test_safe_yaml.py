@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim import safe_yaml
 from sim.cli import main
+from sim.scenario import yaml_io as safe_yaml
 
 BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"]
                  + [f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"

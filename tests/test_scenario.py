@@ -15,8 +15,8 @@ import yaml
 from pydantic import ValidationError
 
 import sim
-from sim.durations import format_duration, parse_duration
-from sim.scenario import validate
+from sim.foundation.units import format_duration, parse_duration
+from sim.scenario.loading import validate
 
 # --------------------------------------------------------------------------- loading
 

@@ -20,15 +20,15 @@ import yaml
 from conftest import SMALL_SCENARIO
 
 import sim
-from sim import dataset
 from sim.cli import main
-from sim.sensitivity import (
+from sim.experiments.sensitivity import (
     SensitivityResult,
     expand_path,
     load_sensitivity_spec,
     parse_problem,
     sample,
 )
+from sim.results import dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ["earnings_gini", "claim_latency_mean"]

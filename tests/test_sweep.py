@@ -24,11 +24,11 @@ import yaml
 from conftest import SMALL_SCENARIO
 
 import sim
-from sim import dataset
 from sim.cli import main
-from sim.errors import StoreError
-from sim.experiment import interval, replication_seed
-from sim.sweep import SweepResult, grid_points, load_sweep_spec, parse_grid
+from sim.experiments.compare import interval, replication_seed
+from sim.experiments.sweep import SweepResult, grid_points, load_sweep_spec, parse_grid
+from sim.foundation.errors import StoreError
+from sim.results import dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID: dict[str, list[Any]] = {
@@ -128,7 +128,7 @@ def test_bad_points_fail_before_any_run(grid: dict[str, Any], message: str,
     """Every point is validated before the first run; the error names the point, the field
     and the value."""
     calls: list[Any] = []
-    monkeypatch.setattr(sys.modules["sim.sweep"], "run_point",
+    monkeypatch.setattr(sys.modules["sim.experiments.sweep"], "run_point",
                         lambda *a: calls.append(a))
     with pytest.raises(sim.ScenarioError, match=message):
         sim.sweep(tiny(), grid, replications=1, executor="inprocess", progress=False)
@@ -191,7 +191,7 @@ def test_saved_result_folder_reads_back(tmp_path: Path, reference: SweepResult) 
 KILL_SCRIPT = """
 import json, sys, time
 import sim
-module = sys.modules["sim.sweep"]
+import sim.experiments.sweep as module
 original = module.run_point
 
 def slow(*args):
@@ -208,7 +208,7 @@ sim.sweep(scenario, grid, replications=3, seed=7, executor="inprocess", store=st
 
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Record the (point, replication) of every run actually computed (in-process)."""
-    module = sys.modules["sim.sweep"]
+    module = sys.modules["sim.experiments.sweep"]
     original = module.run_point
     calls: list[tuple[int, int]] = []
 
@@ -363,7 +363,7 @@ def test_cli_sweep_interrupted_then_resumed(tmp_path: Path, capsys: Any,
     then computes only the 2 missing runs and removes the partial folder."""
     spec = write_spec(tmp_path / "specs")
     out = tmp_path / "out"
-    module = sys.modules["sim.sweep"]
+    module = sys.modules["sim.experiments.sweep"]
     original = module.run_point
     calls: list[Any] = []
 
@@ -439,7 +439,7 @@ def test_cli_sweep_repair(tmp_path: Path, capsys: Any, monkeypatch: pytest.Monke
     spec = write_spec(tmp_path / "specs")
     out = tmp_path / "out"
     args = ["sweep", str(spec), "--out", str(out), "--executor", "inprocess", "--no-plots"]
-    module = sys.modules["sim.sweep"]
+    module = sys.modules["sim.experiments.sweep"]
     original = module.run_point
     done: list[Any] = []
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 import sim
-from sim import distributions, scenario
+from sim.scenario import distributions
+from sim.scenario import schema as scenario
 
 NAN, INF = math.nan, math.inf
 

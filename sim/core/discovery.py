@@ -1,0 +1,217 @@
+"""Discovery engines: when does each worker arrive at the board?
+
+``RaceEngine`` (the default) never simulates an idle refresh. A worker's discovery schedule is
+state (anchor and interval of a periodic refresh, a memoryless clock, or a pending
+notification); when tasks are released the engine computes each eligible worker's next arrival
+and keeps them in a heap, and SimPy only sees the arrivals that can claim something. Cost
+grows with releases, claims and sessions, not with refreshes.
+
+``PollingEngine`` is the literal oracle: every refresh and every notification is a SimPy
+event. Both engines share the platform's ``look``; on small scenarios they must agree
+statistically (tests/test_engines.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+import simpy
+
+from sim.core.clock import delay_until
+from sim.core.platform import OpenBatch, Platform
+from sim.core.population import MEMORYLESS, NOTIFICATION, PERIODIC
+from sim.foundation.streams import Streams
+from sim.scenario.schema import Scenario
+
+INF = math.inf
+
+
+class _Engine:
+    """What both engines share: the platform, the discovery stream and reaction delays."""
+
+    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
+        self.env = env
+        self.platform = platform
+        pop = platform.pop
+        self.rng = streams.rng("discovery")
+        self.mode = pop.mode
+        self.mode_list = pop.mode.tolist()
+        self.intervals = pop.interval
+        self.interval = pop.interval.tolist()
+        self.option = pop.discovery
+        self.notified = np.flatnonzero(pop.mode == NOTIFICATION)
+        self.reactions = [d.reaction for d in pop.discovery_specs]
+
+    def _refresh_gap(self, w: int) -> float:
+        """Time from a refreshing worker's look to its next refresh."""
+        if self.mode_list[w] == PERIODIC:
+            return self.interval[w]
+        return self.rng.exponential(self.interval[w])
+
+    def _reaction_delays(self, workers: np.ndarray) -> np.ndarray:
+        """Reaction delay of each notified worker, drawn per discovery option."""
+        delays = np.empty(len(workers))
+        option = self.option[workers]
+        for p in np.unique(option):
+            sel = option == p
+            delays[sel] = self.reactions[p].sample(self.rng, int(sel.sum()))
+        return delays
+
+
+class _Wave:
+    """The workers armed by one release, sorted by arrival time, consumed from the front."""
+
+    __slots__ = ("batch", "keys", "next", "versions", "workers")
+
+    def __init__(self, batch: OpenBatch, keys: list[float], workers: list[int],
+                 versions: list[int]) -> None:
+        self.batch = batch
+        self.keys = keys
+        self.workers = workers
+        self.versions = versions  # each worker's state version when armed
+        self.next = 0
+
+
+class RaceEngine(_Engine):
+    """Event-driven race: only arrivals that may claim something become SimPy events.
+
+    Each release arms the idle eligible workers in a *wave*: their next arrival times,
+    computed at once with numpy and sorted. A heap holds one entry per wave, keyed by its
+    earliest pending arrival, so a release costs one sort, not one heap operation per idle
+    worker. An entry is stale when the worker has looked (or gone) since it was armed: its
+    state ``version`` moved on. A wave is dropped as soon as its batch is closed.
+    """
+
+    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
+        super().__init__(env, scn, platform, streams)
+        n = platform.pop.size
+        self.anchor = np.zeros(n)  # time of the worker's last look (refresh phase)
+        self.version = np.zeros(n, dtype=np.int64)  # bumped whenever a worker looks or goes
+        self.key = np.full(n, INF)  # next arrival drawn for the worker at ``key_version``
+        self.key_version = np.full(n, -1, dtype=np.int64)
+        self.heap: list[tuple[float, int, _Wave]] = []
+        self.tiebreak = streams.rng("tiebreak")
+        self.target = INF  # arrival time of the scheduled SimPy event
+        self.event_id = 0
+        self.count = 0
+
+    def idle(self, w: int) -> None:
+        self.anchor[w] = self.env.now
+        self.version[w] += 1  # opening the app clears pending notifications too
+
+    def gone(self, w: int) -> None:
+        self.version[w] += 1
+
+    def released(self, batch: OpenBatch) -> None:
+        now = self.env.now
+        hungry = np.flatnonzero(self.platform.hungry)
+        cand = hungry[self.platform.eligible_among(batch, hungry)]
+        if len(cand) == 0:
+            return
+        version = self.version[cand]
+        drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
+        key = np.empty(len(cand))
+        mode = self.mode[cand]
+        per = mode == PERIODIC
+        if per.any():
+            a, t = self.anchor[cand[per]], self.intervals[cand[per]]
+            steps = np.maximum(np.ceil((now - a) / t), 1)  # first refresh after the last look
+            key[per] = np.maximum(a + steps * t, now)
+        mem = (mode == MEMORYLESS) & ~drawn  # a memoryless clock already drawn is kept
+        if mem.any():
+            key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
+        key[(mode == MEMORYLESS) & drawn] = self.key[cand[(mode == MEMORYLESS) & drawn]]
+        note = mode == NOTIFICATION
+        if note.any():  # an earlier notification still pending wins
+            fresh = now + self._reaction_delays(cand[note])
+            pending = np.where(drawn[note], self.key[cand[note]], INF)
+            key[note] = np.minimum(fresh, pending)
+        self.key[cand] = key
+        self.key_version[cand] = version
+        order = np.lexsort((self.tiebreak.random(len(cand)), key))
+        wave = _Wave(batch, key[order].tolist(), cand[order].tolist(), version[order].tolist())
+        self._push(wave)
+        self._schedule()
+
+    def _push(self, wave: _Wave) -> None:
+        """Put the wave back on the heap under its first live entry, or drop it."""
+        platform, version = self.platform, self.version
+        keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
+        while wave.batch.open and i < len(keys):
+            w = workers[i]
+            # an entry is live while the worker has not looked since, and the board still has
+            # something for it (the board only gains tasks through a release, which arms anew;
+            # the worker's refresh phase, memoryless clock or pending notification is kept)
+            if versions[i] == version[w] and platform.acceptable(w) is not None:
+                wave.next = i
+                self.count += 1
+                heapq.heappush(self.heap, (keys[i], self.count, wave))
+                return
+            i += 1
+
+    def _schedule(self) -> None:
+        if not self.heap or self.heap[0][0] >= self.target:
+            return
+        self.target = self.heap[0][0]
+        self.event_id += 1
+        ev = self.env.timeout(delay_until(self.env, self.target), self.event_id)
+        ev.callbacks.append(self._arrive)
+
+    def _arrive(self, event: simpy.Event) -> None:
+        if event.value != self.event_id:
+            return  # superseded by an earlier arrival
+        target, self.target = self.target, INF
+        while self.heap and self.heap[0][0] <= target:
+            wave = heapq.heappop(self.heap)[2]
+            w, armed = wave.workers[wave.next], wave.versions[wave.next]
+            wave.next += 1
+            if armed == self.version[w]:
+                self.platform.look(w)
+            self._push(wave)
+        self._schedule()
+
+
+class PollingEngine(_Engine):
+    """Literal oracle: every refresh and every notification is a SimPy event."""
+
+    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
+        super().__init__(env, scn, platform, streams)
+        n = platform.pop.size
+        self.generation = [0] * n
+        self.last_open = [-INF] * n
+        self.polls = 0
+
+    def idle(self, w: int) -> None:
+        self.generation[w] += 1
+        self.last_open[w] = self.env.now
+        if self.mode_list[w] != NOTIFICATION:
+            delay = self._refresh_gap(w)
+            ev = self.env.timeout(delay, (w, self.generation[w]))
+            ev.callbacks.append(self._poll)
+
+    def gone(self, w: int) -> None:
+        self.generation[w] += 1
+
+    def released(self, batch: OpenBatch) -> None:
+        waiting = self.notified[self.platform.hungry[self.notified]]
+        cand = waiting[self.platform.eligible_among(batch, waiting)]
+        now = self.env.now
+        for w, d in zip(cand.tolist(), self._reaction_delays(cand).tolist(), strict=True):
+            ev = self.env.timeout(d, (w, now))
+            ev.callbacks.append(self._notification)
+
+    def _poll(self, event: simpy.Event) -> None:
+        w, generation = event.value
+        if generation == self.generation[w]:
+            self.polls += 1
+            self.platform.look(w)
+
+    def _notification(self, event: simpy.Event) -> None:
+        w, issued = event.value
+        if self.platform.hungry[w] and self.last_open[w] < issued:
+            self.platform.look(w)
+
+
+ENGINES = {"race": RaceEngine, "polling": PollingEngine}

@@ -1,0 +1,381 @@
+"""The platform: open-task board, claims, work, approval, expiry and the ledger.
+
+The platform owns the state both engines share. How workers *arrive* at the board (the
+race between them) is delegated to a discovery engine (``sim.core.discovery``); everything that
+happens once a worker looks at the board happens here, once, for both engines.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+import numpy as np
+import simpy
+
+from sim.core.clock import delay_until
+from sim.core.demand import Demand
+from sim.core.population import Population
+from sim.core.rules import AllocationRule
+from sim.core.status import ABANDONED, APPROVED, CLAIMED, EXPIRED, OPEN, REJECTED
+from sim.foundation.units import HOUR, MONTH
+from sim.scenario.schema import Scenario
+
+NO_CAP = 1 << 62
+
+
+class Discovery(Protocol):
+    """What the platform tells a discovery engine (see ``sim.core.discovery``)."""
+
+    def released(self, batch: OpenBatch) -> None:
+        """A batch of tasks has just been put on the board."""
+
+    def idle(self, worker: int) -> None:
+        """The worker has just looked, found nothing it can take, and can still claim."""
+
+    def gone(self, worker: int) -> None:
+        """The worker cannot claim for now (offline, capped, or holding its maximum)."""
+
+
+class OpenBatch:
+    """A batch on the board: its unclaimed tasks in order and who may take them."""
+
+    __slots__ = ("batch", "entered", "entrants", "expected", "kind", "open", "rate", "region",
+                 "tasks")
+
+    def __init__(self, batch: int, tasks: deque[int], kind: int, region: int, expected: float,
+                 rate: float):
+        self.batch = batch
+        self.tasks = tasks
+        self.kind = kind  # task type index
+        self.region = region  # -1 when the tasks can be done from anywhere
+        self.expected = expected  # seconds of work (incl. mean travel) for a typical worker
+        self.rate = rate  # reward per hour of expected work, compared with reservation pay
+        self.entrants: list[int] | None = None  # arrival order while a window round is open
+        self.entered: set[int] = set()
+        self.open = True  # False once its last task is claimed or it expired
+
+
+class PeriodTotals:
+    """Per-worker running totals that restart at each multiple of ``period`` seconds."""
+
+    def __init__(self, n: int, period: float) -> None:
+        self.period = period
+        self.total = [0.0] * n
+        self.index = [0] * n
+
+    def add(self, w: int, now: float, amount: float) -> None:
+        """Add ``amount`` to worker ``w``'s total of the current period."""
+        k = int(now // self.period)
+        if k != self.index[w]:
+            self.index[w], self.total[w] = k, 0.0
+        self.total[w] += amount
+
+    def get(self, w: int, now: float) -> float:
+        """Worker ``w``'s total in the current period."""
+        return self.total[w] if self.index[w] == int(now // self.period) else 0.0
+
+
+class Platform:
+    """Board, worker state and ledger of one run. Mutated only from SimPy event callbacks."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        scn: Scenario,
+        pop: Population,
+        demand: Demand,
+        rule: AllocationRule,
+        rule_rng: np.random.Generator,
+    ):
+        self.env = env
+        self.rule = rule
+        self.window = rule.window
+        self.rule_rng = rule_rng
+        # earnings per period, kept only when a rule or the monthly cap needs them
+        period = rule.earnings_period
+        self.rule_earnings = PeriodTotals(pop.size, period) if period < np.inf else None
+        self.monthly_cap = scn.platform.monthly_cap or np.inf
+        self.month_earnings = (PeriodTotals(pop.size, MONTH)
+                               if self.monthly_cap < np.inf else None)
+        self.period_totals = [p for p in (self.rule_earnings, self.month_earnings) if p]
+        self.scn = scn
+        self.pop = pop
+        self.demand = demand
+        self.discovery: Discovery | None = None
+        n, m = pop.size, demand.n_tasks
+        self.max_claimed = scn.platform.max_claimed
+        self.daily_cap = scn.platform.daily_cap or NO_CAP
+        self.commission = scn.platform.commission
+        # the board: every batch released so far, in release order, and per worker the index
+        # before which nothing is acceptable to it for the rest of its session (what it
+        # rejects for type, region, pay or length stays rejected; closed batches stay closed)
+        self.batches: list[OpenBatch] = []
+        self.first_open = 0
+        self.cursor = [0] * n
+        self.hungry = np.zeros(n, dtype=bool)
+        # worker state (python lists: fast scalar access in the hot path)
+        self.speed = pop.speed.tolist()
+        self.rejection = pop.rejection_probability.tolist()
+        self.online = [False] * n
+        self.session_end = [0.0] * n
+        self.held = [0] * n
+        self.claims_today = [0] * n
+        self.current = [-1] * n
+        self.queue: list[deque[int]] = [deque() for _ in range(n)]
+        self.earnings = [0.0] * n
+        self.work_time = [0.0] * n
+        self.unpaid_work = [0.0] * n
+        self.capped: set[int] = set()
+        # what allocation rules may look at
+        self.last_claim = [-np.inf] * n
+        self.approved = [0] * n
+        self.rejected = [0] * n
+        # task records (columnar, filled during the run)
+        self.claimed_at = [np.nan] * m
+        self.started_at = [np.nan] * m
+        self.completed_at = [np.nan] * m
+        self.worker = [-1] * m
+        self.status = [OPEN] * m
+        task_batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
+        self.task_reward = demand.batch_reward[task_batch].tolist()
+        self.task_work = (demand.batch_effort[task_batch] * demand.task_spread).tolist()
+        self.task_travel = demand.task_travel.tolist()
+        self.task_draw = demand.task_approval_draw.tolist()
+        # static eligibility: accepted task types per profile, region, reservation pay
+        self.accepts = np.array(
+            [[p.task_types is None or t in p.task_types for t in demand.type_names]
+             for p in scn.profiles.values()]
+        )
+        self.accepts_list = self.accepts.tolist()
+        self.profile = pop.profile.tolist()
+        self.region = pop.region.tolist()
+        self.reservation = pop.reservation_pay.tolist()
+
+    # -- requesters ---------------------------------------------------------------------
+    def release(self, b: int) -> None:
+        """Put batch ``b`` on the board and tell the discovery engine."""
+        d = self.demand
+        tt = self.scn.task_types[d.type_names[d.batch_type[b]]]
+        expected = float(d.batch_effort[b]) + (tt.travel.mean() if tt.travel is not None else 0)
+        rate = float(d.batch_reward[b]) * HOUR / expected if expected > 0 else np.inf
+        first = int(d.batch_first_task[b])
+        tasks = deque(range(first, first + int(d.batch_size[b])))
+        ob = OpenBatch(b, tasks, int(d.batch_type[b]), int(d.batch_region[b]), expected, rate)
+        self.batches.append(ob)
+        if self.window > 0:
+            self._open_round(ob)
+        if np.isfinite(d.batch_expires[b]):
+            ev = self.env.timeout(delay_until(self.env, d.batch_expires[b]), ob)
+            ev.callbacks.append(self._expire)
+        self.discovery.released(ob)
+
+    def _expire(self, event: simpy.Event) -> None:
+        ob = event.value
+        if ob.open:
+            ob.open = False
+            for t in ob.tasks:
+                self.status[t] = EXPIRED
+
+    # -- workers looking at the board ---------------------------------------------------
+    def eligible(self, w: int, ob: OpenBatch) -> bool:
+        """Worker ``w``'s profile takes this task type, in its region, at this pay."""
+        return (
+            self.accepts_list[self.profile[w]][ob.kind]
+            and (ob.region < 0 or self.region[w] == ob.region)
+            and self.reservation[w] <= ob.rate
+        )
+
+    def eligible_among(self, ob: OpenBatch, workers: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`eligible` over an array of worker ids."""
+        pop = self.pop
+        ok = self.accepts[pop.profile[workers], ob.kind] & (pop.reservation_pay[workers] <= ob.rate)
+        return ok & (pop.region[workers] == ob.region) if ob.region >= 0 else ok
+
+    def can_claim(self, w: int) -> bool:
+        """Online, below the claimed-task maximum, the daily cap and the monthly earnings cap."""
+        return (
+            self.online[w]
+            and self.held[w] < self.max_claimed
+            and self.claims_today[w] < self.daily_cap
+            and (self.monthly_cap == np.inf
+                 or self.month_earnings.get(w, self.env.now) < self.monthly_cap)
+        )
+
+    def acceptable(self, w: int) -> OpenBatch | None:
+        """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
+        remaining = (self.session_end[w] - self.env.now) / self.speed[w]
+        batches, i, n = self.batches, self.cursor[w], len(self.batches)
+        advancing = True
+        while i < n:
+            ob = batches[i]
+            i += 1
+            if ob.open and ob.expected <= remaining and self.eligible(w, ob):
+                if w not in ob.entered:
+                    return ob
+                advancing = False  # entered a round: acceptable again once it closes
+            elif advancing:
+                self.cursor[w] = i
+        return None
+
+    def _fits(self, w: int, ob: OpenBatch) -> bool:
+        remaining = (self.session_end[w] - self.env.now) / self.speed[w]
+        return ob.expected <= remaining and self.eligible(w, ob)
+
+    def look(self, w: int) -> int:
+        """Worker ``w`` looks at the board and claims what it can; returns the number claimed.
+
+        A batch whose window round is still open (window rules) is entered instead of claimed:
+        the rule picks the winners when the round closes.
+        """
+        claimed = 0
+        while self.can_claim(w) and (ob := self.acceptable(w)) is not None:
+            if ob.entrants is not None:
+                ob.entrants.append(w)
+                ob.entered.add(w)
+                continue
+            t = ob.tasks.popleft()
+            ob.open = bool(ob.tasks)
+            self._claim(w, t)
+            claimed += 1
+        self._update(w)
+        return claimed
+
+    # -- window rules: a round of candidates after each release --------------------------
+    def _open_round(self, ob: OpenBatch) -> None:
+        ob.entrants = []
+        expires = delay_until(self.env, self.demand.batch_expires[ob.batch])
+        ev = self.env.timeout(min(self.window, expires), ob)  # a round never outlives the task
+        ev.callbacks.append(self._close_round)
+
+    def _close_round(self, event: simpy.Event) -> None:
+        ob = event.value
+        if not ob.open:
+            return  # expired meanwhile
+        candidates = np.array([w for w in ob.entrants if self.can_claim(w) and self._fits(w, ob)],
+                              dtype=np.int64)
+        ob.entrants, ob.entered = None, set()
+        if len(candidates):
+            winners = self.rule.choose(candidates, len(ob.tasks), self, self.rule_rng)
+            for w in winners.tolist():
+                self._claim(w, ob.tasks.popleft())
+                self._update(w)
+        ob.open = bool(ob.tasks)
+        if ob.open:
+            self.discovery.released(ob)  # tasks left: first come, first served from now on
+
+    def _update(self, w: int) -> None:
+        hungry = self.can_claim(w)
+        self.hungry[w] = hungry
+        if hungry:
+            self.discovery.idle(w)
+        else:
+            self.discovery.gone(w)
+            if self.online[w] and self.claims_today[w] >= self.daily_cap:
+                self.capped.add(w)
+
+    def _claim(self, w: int, t: int) -> None:
+        self.claimed_at[t] = self.env.now
+        self.worker[t] = w
+        self.status[t] = CLAIMED
+        self.held[w] += 1
+        self.claims_today[w] += 1
+        self.last_claim[w] = self.env.now
+        self.queue[w].append(t)
+        if self.current[w] < 0:
+            self._start_next(w)
+
+    # -- work ---------------------------------------------------------------------------
+    def _start_next(self, w: int) -> None:
+        t = self.queue[w].popleft()
+        now = self.env.now
+        self.current[w] = t
+        self.started_at[t] = now
+        duration = self.task_work[t] * self.speed[w] + self.task_travel[t]
+        if now + duration < self.session_end[w]:  # at the very end, the session ends first
+            ev = self.env.timeout(duration, (w, t))
+            ev.callbacks.append(self._complete)
+        # otherwise the session ends first and the task is abandoned then
+
+    def _complete(self, event: simpy.Event) -> None:
+        w, t = event.value
+        now = self.env.now
+        self.completed_at[t] = now
+        spent = now - self.started_at[t]
+        if self.task_draw[t] >= self.rejection[w]:
+            self.status[t] = APPROVED
+            self.earnings[w] += self.task_reward[t]
+            self.work_time[w] += spent
+            self.approved[w] += 1
+            for totals in self.period_totals:
+                totals.add(w, now, self.task_reward[t])
+        else:
+            self.status[t] = REJECTED
+            self.unpaid_work[w] += spent
+            self.rejected[w] += 1
+        self.held[w] -= 1
+        self.current[w] = -1
+        if self.queue[w]:
+            self._start_next(w)
+        if self.can_claim(w):
+            self.look(w)  # a worker who just finished a task looks at the board at once
+
+    # -- what rules see -----------------------------------------------------------------
+    def earned_this_period(self, workers: np.ndarray) -> np.ndarray:
+        """Earnings of ``workers`` in the current earnings period of the rule (day, week, run)."""
+        now = self.env.now
+        if self.rule_earnings is None:  # the whole run
+            return np.array([self.earnings[w] for w in workers.tolist()])
+        return np.array([self.rule_earnings.get(w, now) for w in workers.tolist()])
+
+    def approval_rate(self, workers: np.ndarray) -> np.ndarray:
+        """Smoothed approval rate (approved + 1) / (decided + 2): new workers start at 1/2."""
+        ws = workers.tolist()
+        ok = np.array([self.approved[w] for w in ws], dtype=float)
+        bad = np.array([self.rejected[w] for w in ws], dtype=float)
+        return (ok + 1) / (ok + bad + 2)
+
+    def last_claims(self, workers: np.ndarray) -> np.ndarray:
+        """Time of each worker's last claim (-inf if it never claimed)."""
+        return np.array([self.last_claim[w] for w in workers.tolist()])
+
+    # -- sessions and days --------------------------------------------------------------
+    def go_online(self, w: int, end: float) -> None:
+        """Worker ``w`` comes online until ``end`` and looks at the board."""
+        self.online[w] = True
+        self.session_end[w] = end
+        batches = self.batches
+        while self.first_open < len(batches) and not batches[self.first_open].open:
+            self.first_open += 1
+        self.cursor[w] = self.first_open
+        self.look(w)
+
+    def go_offline(self, w: int) -> None:
+        """Worker ``w`` goes offline: unfinished work is abandoned, unpaid."""
+        now = self.env.now
+        self.online[w] = False
+        self.hungry[w] = False
+        self.capped.discard(w)
+        self.discovery.gone(w)
+        t = self.current[w]
+        if t >= 0:
+            self.unpaid_work[w] += now - self.started_at[t]
+            self.status[t] = ABANDONED
+            self.current[w] = -1
+        for t in self.queue[w]:
+            self.status[t] = ABANDONED
+        self.queue[w].clear()
+        self.held[w] = 0
+
+    def new_day(self) -> None:
+        """Reset daily caps; workers who were capped look at the board again."""
+        self.claims_today = [0] * len(self.claims_today)
+        capped, self.capped = self.capped, set()
+        for w in sorted(capped):
+            if self.can_claim(w):
+                self.look(w)
+
+    def finish(self) -> None:
+        """Close the run at the horizon: everyone still online goes offline."""
+        for w in np.flatnonzero(np.asarray(self.online)):
+            self.go_offline(int(w))

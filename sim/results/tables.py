@@ -1,0 +1,112 @@
+"""The tidy tables of a run, built once from the core's records (docs/results-contract.md).
+
+``tasks``: one row per task posted; ``workers``: one row per registered worker, zero earners
+included, with time and pay accounting. Every row carries the run's identity columns (run id, seed,
+variant, replication).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.records import RunRecords
+from sim.core.status import ABANDONED, APPROVED, REJECTED, STATUS_NAMES
+from sim.foundation.units import HOUR, WEEK
+from sim.scenario.schema import Scenario
+
+TABLES = ("tasks", "workers")
+"""The tables a run result saves and loads."""
+
+
+def _with_identity(df: pd.DataFrame, identity: dict[str, Any]) -> pd.DataFrame:
+    for key, value in identity.items():
+        df[key] = value
+    return df
+
+
+def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.DataFrame:
+    """One row per task with the columns of the results contract."""
+    worker = rec.task_worker
+    claimed = worker >= 0
+    profile = np.where(claimed, rec.worker_profile[np.maximum(worker, 0)], -1)
+    region_names = np.asarray([*rec.region_names, None], dtype=object)
+    status = rec.task_status
+    paid = np.where(status == APPROVED, rec.task_reward, 0.0)
+    df = pd.DataFrame(
+        {
+            "task_id": np.arange(rec.n_tasks, dtype=np.int64),
+            "batch_id": rec.task_batch.astype(np.int64),
+            "requester_id": rec.task_requester.astype(np.int64),
+            "task_type": pd.Categorical.from_codes(rec.task_type, rec.type_names),
+            "region": region_names[rec.task_region],
+            "reward": rec.task_reward,
+            "fee": paid * scn.platform.commission,
+            "effort": rec.task_effort,
+            "released_at": rec.task_released,
+            "expires_at": rec.task_expires,
+            "claimed_at": rec.task_claimed,
+            "started_at": rec.task_started,
+            "completed_at": rec.task_completed,
+            "worker_id": pd.array(np.where(claimed, worker, 0), dtype="Int64"),
+            "winner_profile": pd.Categorical.from_codes(profile, rec.profile_names),
+            "status": pd.Categorical.from_codes(status, list(STATUS_NAMES)),
+            "paid": paid,
+        }
+    )
+    df.loc[~claimed, "worker_id"] = pd.NA
+    return _with_identity(df, identity)
+
+
+def worker_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.DataFrame:
+    """One row per registered worker (zero earners included) with time and pay accounting."""
+    n = rec.n_workers
+    online = np.bincount(rec.session_worker, weights=rec.session_end - rec.session_start,
+                         minlength=n)
+    worker, status = rec.task_worker, rec.task_status
+
+    def count(code: int | None = None) -> np.ndarray:
+        sel = worker >= 0 if code is None else (worker >= 0) & (status == code)
+        return np.bincount(worker[sel], minlength=n).astype(np.int64)
+
+    earnings, work = rec.worker_earnings, rec.worker_work_time
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hourly_paid = np.where(work > 0, earnings / (work / HOUR), np.nan)
+        hourly_effective = np.where(online > 0, earnings / (online / HOUR), np.nan)
+    region_names = np.asarray([*rec.region_names, None], dtype=object)
+    df = pd.DataFrame(
+        {
+            "worker_id": np.arange(n, dtype=np.int64),
+            "profile": pd.Categorical.from_codes(rec.worker_profile, rec.profile_names),
+            "region": region_names[rec.worker_region],
+            "discovery": pd.Categorical.from_codes(rec.worker_discovery, rec.discovery_modes),
+            "speed": rec.worker_speed,
+            "rejection_probability": rec.worker_rejection,
+            "reservation_pay": rec.worker_reservation,
+            "sessions": np.bincount(rec.session_worker, minlength=n).astype(np.int64),
+            "active_weeks": _active_weeks(rec, scn.horizon),
+            "online_time": online,
+            "work_time": work,
+            "unpaid_work_time": rec.worker_unpaid_work,
+            "unpaid_time": online - work,
+            "earnings": earnings,
+            "withheld": np.where(earnings < scn.platform.payout_threshold, earnings, 0.0),
+            "tasks_claimed": count(),
+            "tasks_approved": count(APPROVED),
+            "tasks_rejected": count(REJECTED),
+            "tasks_abandoned": count(ABANDONED),
+            "hourly_paid": hourly_paid,
+            "hourly_effective": hourly_effective,
+        }
+    )
+    return _with_identity(df, identity)
+
+
+def _active_weeks(rec: RunRecords, horizon: float) -> np.ndarray:
+    """Number of complete 7-day weeks of the horizon in which each worker started a session."""
+    week = rec.session_start // WEEK
+    inside = week < horizon // WEEK
+    pairs = np.unique(rec.session_worker[inside] * 10_000 + week[inside].astype(np.int64))
+    return np.bincount(pairs // 10_000, minlength=rec.n_workers).astype(np.int64)

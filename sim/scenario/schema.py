@@ -1,0 +1,480 @@
+"""The scenario schema: every field of a market, its type, default and constraints.
+
+A scenario is the single place where a market's parameters live. These pydantic models
+validate it once into an immutable :class:`Scenario` (loading and overriding are in
+:mod:`sim.scenario.loading`); the scenario reference is generated from them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from sim.analysis.measures import MEASURES
+from sim.foundation.units import DAY, WEEKDAYS, parse_duration
+from sim.scenario.allocation import AllocationConfig
+from sim.scenario.distributions import (
+    Constant,
+    Distribution,
+    check_dist_name,
+    coerce,
+    coerce_duration,
+)
+
+SHARE_TOLERANCE = 1e-6
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes, so a validated scenario cannot be altered in place."""
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a validated scenario is read-only; use sim.override to change it")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+        return FrozenDict, (dict(self),)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return FrozenDict(copy.deepcopy(dict(self), memo))
+
+
+def _sums_to_one(shares: dict[str, float]) -> dict[str, float]:
+    total = sum(shares.values())
+    if shares and abs(total - 1) > SHARE_TOLERANCE:
+        raise ValueError(f"shares must sum to 1, got a sum of {total:.6g}")
+    return shares
+
+
+class Within:
+    """Validator of a distribution field: every value the distribution can draw must be one the
+    field can take (a speed that can be 0, a probability above 1, a negative duration are
+    refused, not clipped), and with ``finite_mean`` its mean must be finite."""
+
+    def __init__(self, low: float = 0.0, high: float = math.inf, low_included: bool = True,
+                 finite_mean: bool = False) -> None:
+        self.low, self.high, self.low_included = low, high, low_included
+        self.finite_mean = finite_mean
+
+    def describe(self) -> str:
+        """The allowed values in words (for the scenario reference and messages)."""
+        low = f"{'≥' if self.low_included else '>'} {self.low:g}"
+        text = f"values {low}" if self.high == math.inf else \
+            f"values in {'[' if self.low_included else '('}{self.low:g}, {self.high:g}]"
+        return text + (", finite mean" if self.finite_mean else "")
+
+    def __call__(self, dist: Any) -> Any:
+        s = dist.support()
+        if s.low < self.low or (s.low == self.low and s.low_included and not self.low_included):
+            rule = "must not be negative" if self.low == 0 and self.low_included else \
+                "must be positive" if self.low == 0 else f"must be {self.describe()}"
+            raise ValueError(f"{rule}: this {dist.dist} distribution can draw {s.low:g}")
+        if s.high > self.high:
+            raise ValueError(f"must not exceed {self.high:g}: this {dist.dist} distribution can "
+                             f"draw {s.high:g}")
+        if self.finite_mean and not math.isfinite(dist.mean()):
+            raise ValueError(f"the {dist.dist} distribution has no finite mean here; give a "
+                             "'max' or a larger alpha")
+        return dist
+
+
+def _dist(within: Within, duration: bool = False) -> Any:
+    """A distribution field (a bare number is a constant; durations may carry units) whose
+    draws must satisfy ``within``."""
+    return Annotated[
+        Distribution,
+        BeforeValidator(check_dist_name),
+        BeforeValidator(coerce_duration if duration else coerce),
+        AfterValidator(within),
+    ]
+
+
+MAX_HORIZON = 3660 * DAY
+"""Longest simulated horizon (about ten years)."""
+MAX_COUNT = 10**9
+"""Largest number of workers and of tasks in a cap (counts beyond it are not a market)."""
+MAX_REQUESTERS = 100_000
+"""Most requesters (each has its own arrival process, drawn in turn: MTurk has some tens of
+thousands of active requesters)."""
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+NONNEGATIVE = Within(0.0)
+Dist = _dist(NONNEGATIVE)
+DurationDist = _dist(NONNEGATIVE, duration=True)
+PositiveDist = _dist(Within(0.0, low_included=False))
+ProbabilityDist = _dist(Within(0.0, 1.0))
+BatchSizeDist = _dist(Within(0.0, finite_mean=True))
+Shares = Annotated[
+    dict[str, Annotated[float, Field(ge=0, le=1)]],
+    AfterValidator(_sums_to_one),
+    AfterValidator(FrozenDict),
+]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class _Model(BaseModel):
+    # NaN and infinity are refused in every number of a scenario
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+class Session(_Model):
+    """A recurring session in a worker's weekly rhythm: on ``days``, with ``probability``, the
+    worker goes online at a time of day drawn from ``start`` for a ``duration``."""
+
+    days: tuple[Day, ...] = Field(default=WEEKDAYS, min_length=1,
+                                  description="Days of the week the session may happen on.")
+    start: DurationDist = Field(description="Time of day it starts (duration after midnight).")
+    duration: DurationDist = Field(description="How long the worker stays online.")
+    probability: float = Field(default=1.0, ge=0, le=1, description=(
+        "Chance that it happens on each of its days, times the worker's engagement."))
+
+
+class Discovery(_Model):
+    """How a worker learns about new tasks.
+
+    ``refresh``: looks at the task list every ``interval`` (constant = periodic, exponential =
+    memoryless); ``script``: an auto-accept script refreshing every ``interval`` (default 1 s);
+    ``notification``: reacts to each release after a ``reaction`` delay (opening the app
+    clears pending notifications). Every worker also looks when a session starts and after each
+    task it finishes. A profile may mix several modes, each with the ``share`` of its workers.
+    """
+
+    mode: Literal["refresh", "script", "notification"] = Field(
+        description="How the worker learns of new tasks.")
+    share: float = Field(default=1.0, ge=0, le=1, description=(
+        "Share of the profile's workers using this mode (a profile's shares sum to 1)."))
+    interval: DurationDist | None = Field(default=None, description=(
+        "refresh, script: time between two looks at the task list, constant (periodic) or "
+        "exponential (memoryless); script default 1 s."))
+    reaction: DurationDist | None = Field(default=None, description=(
+        "notification: delay from a release to the worker looking at the task list."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _script_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("mode") == "script" and "interval" not in data:
+            return {**data, "interval": 1.0}
+        return data
+
+    @model_validator(mode="after")
+    def _fields(self) -> Discovery:
+        if self.mode == "notification":
+            if self.reaction is None:
+                raise ValueError("mode 'notification' needs a 'reaction' delay distribution")
+            if self.interval is not None:
+                raise ValueError("mode 'notification' takes 'reaction', not 'interval'")
+            return self
+        if self.reaction is not None:
+            raise ValueError(f"mode {self.mode!r} takes 'interval', not 'reaction'")
+        if self.interval is None:
+            raise ValueError(f"mode {self.mode!r} needs an 'interval'")
+        if self.interval.dist not in ("constant", "exponential"):
+            raise ValueError(
+                f"interval must be a constant (periodic refresh) or exponential (memoryless)"
+                f" distribution, got {self.interval.dist!r}"
+            )
+        if self.interval.mean() <= 0:
+            raise ValueError(f"interval must be positive, got {self.interval.mean()}")
+        return self
+
+
+class Profile(_Model):
+    """A kind of worker: share of the population, availability, discovery, speed, quality,
+    reservation pay, task types and regions."""
+
+    share: float = Field(ge=0, le=1, description=(
+        "Share of the registered workers (the shares of all profiles sum to 1)."))
+    description: str = Field(default="", description="Free text, shown in reports.")
+    always_online: bool = Field(default=False, description=(
+        "Online for the whole horizon; sessions are then ignored."))
+    sessions: tuple[Session, ...] = Field(default=(), description=(
+        "The weekly rhythm: recurring sessions."))
+    engagement: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-worker multiplier of every session's probability, drawn once per worker."))
+    discovery: Annotated[tuple[Discovery, ...], BeforeValidator(_as_list), Field(min_length=1)] = (
+        Field(description="One discovery mode, or a list of modes with their shares."))
+    speed: PositiveDist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-worker multiplier on the time a task takes (below 1: faster than typical)."))
+    rejection_probability: ProbabilityDist = Field(
+        default_factory=lambda: coerce_one(0.0),
+        description="Per-worker chance that submitted work is rejected (and unpaid).")
+    reservation_pay: Dist = Field(default_factory=lambda: coerce_one(0.0), description=(
+        "Per-worker lowest pay per hour of effort: tasks paying less are ignored."))
+    task_types: tuple[str, ...] | None = Field(default=None, description=(
+        "Names of the task types the workers accept (default: all)."))
+    regions: Annotated[Shares, Field(min_length=1)] | None = Field(default=None, description=(
+        "Shares of the profile's workers per region (default: the scenario's regions)."))
+
+    @field_validator("discovery")
+    @classmethod
+    def _discovery_shares(cls, v: tuple[Discovery, ...]) -> tuple[Discovery, ...]:
+        _sums_to_one({str(i): d.share for i, d in enumerate(v)})
+        return v
+
+
+class TaskType(_Model):
+    """A kind of task: reward (or pay rate per hour of effort), effort, batch size, expiry,
+    and whether it is done in a shop of a region (with travel time)."""
+
+    reward: Dist | None = Field(default=None, description=(
+        "Pay per task, drawn per batch, rounded to cents (give this or pay_rate)."))
+    pay_rate: Dist | None = Field(default=None, description=(
+        "Pay per hour of effort, drawn per batch (give this or reward)."))
+    effort: DurationDist = Field(description=(
+        "Work a typical worker needs for one task, drawn per batch."))
+    effort_spread: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-task multiplier on the batch's effort."))
+    batch_size: BatchSizeDist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Tasks per batch (rounded down, at least 1)."))
+    expiry: Duration | None = Field(default=None, description=(
+        "Time after release when unclaimed tasks expire (default: never)."))
+    regional: bool = Field(default=False, description=(
+        "Done in a shop: each batch gets a region and only that region's workers take it."))
+    travel: DurationDist | None = Field(default=None, description=(
+        "Regional tasks: travel time added to the work of each task."))
+
+    @model_validator(mode="after")
+    def _check(self) -> TaskType:
+        if (self.reward is None) == (self.pay_rate is None):
+            raise ValueError("give exactly one of 'reward' (per task) or 'pay_rate' (per hour)")
+        if self.travel is not None and not self.regional:
+            raise ValueError("'travel' only applies to regional tasks (set regional: true)")
+        return self
+
+
+class Requesters(_Model):
+    """Requesters post batches of tasks: Poisson arrivals modulated by hour of day and day of
+    week, each requester's share of arrivals proportional to its drawn ``activity``."""
+
+    count: int = Field(ge=1, le=MAX_REQUESTERS, description="Number of requesters.")
+    activity: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
+        "Per-requester weight of its share of the batches (heavy-tailed: a few post most)."))
+    activity_draw: Literal["random", "quantiles"] = Field(default="random", description=(
+        "'random': each requester's weight is drawn; 'quantiles': the weights are the "
+        "activity distribution's quantiles at (i + 0.5) / count, shuffled, so the concentration "
+        "of requesters is the same in every run (less noise in heavy-tailed markets)."))
+    batches_per_day: float = Field(ge=0, description=(
+        "Batches a day over all requesters, for the full-size market (times scale)."))
+    hour_of_day: tuple[float, ...] = Field(default=(1.0,) * 24, description=(
+        "24 relative weights of the arrival rate, hours 0 to 23."))
+    day_of_week: tuple[float, ...] = Field(default=(1.0,) * 7, description=(
+        "7 relative weights of the arrival rate, mon to sun (day 0 is a Monday)."))
+    task_mix: Annotated[Shares, Field(min_length=1)] = Field(description=(
+        "Share of the batches of each task type."))
+
+    @field_validator("hour_of_day")
+    @classmethod
+    def _hours(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != 24 or any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("hour_of_day needs 24 non-negative weights with a positive sum")
+        return v
+
+    @field_validator("day_of_week")
+    @classmethod
+    def _days(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != 7 or any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("day_of_week needs 7 non-negative weights (mon..sun), positive sum")
+        return v
+
+
+class Platform(_Model):
+    """Platform rules: allocation, commission, caps (tasks per day, earnings per 30 days: no
+    new claims once reached), payout threshold and a minimum pay per hour
+    of effort (rewards below it are raised; with ``demand_elasticity`` > 0 requesters then post
+    fewer tasks: each is kept with probability (raised / original reward) ** -elasticity)."""
+
+    allocation: AllocationConfig = Field(default_factory=lambda: AllocationConfig(rule="fcfs"),
+                                         description="The allocation rule and its parameters.")
+    commission: float = Field(default=0.0, ge=0, lt=1, description=(
+        "Fee on approved work, a fraction of the reward, paid by the requester on top."))
+    daily_cap: int | None = Field(default=None, ge=1, le=MAX_COUNT, description=(
+        "Most tasks a worker may claim per day (default: no cap)."))
+    max_claimed: int = Field(default=1, ge=1, le=MAX_COUNT, description=(
+        "Claimed but unfinished tasks a worker may hold at once."))
+    payout_threshold: float = Field(default=0.0, ge=0, description=(
+        "Earnings below it at the end are not paid out (recorded as withheld)."))
+    monthly_cap: float | None = Field(default=None, gt=0, description=(
+        "Most a worker may earn per 30 days; no new claims once reached (default: no cap)."))
+    minimum_pay_rate: float | None = Field(default=None, ge=0, description=(
+        "Lowest pay per hour of effort: smaller rewards are raised to it (default: none)."))
+    demand_elasticity: float = Field(default=0.0, ge=0, description=(
+        "How many tasks requesters drop when rewards are raised (0: none)."))
+
+
+class TargetSpec(_Model):
+    """How a scenario meets one row of the targets file: an ``input`` it sets (the sum of the
+    values at ``paths``, over the sum at ``per`` if given, or a ``measure`` of what the inputs
+    produce, such as the modal reward), or an outcome (``fitted`` or ``held_out``) measured
+    from the run by the named ``measure`` (see sim.analysis.measures)."""
+
+    role: Literal["input", "fitted", "held_out"] = Field(description=(
+        "input: set by the scenario; fitted: free parameters are fitted to it; held_out: "
+        "an outcome nothing is fitted to."))
+    measure: str | None = Field(default=None, description=(
+        "Name of the measure computed from a run (see sim.analysis.measures)."))
+    paths: tuple[str, ...] = Field(default=(), description=(
+        "input: scenario paths whose values add up to the figure."))
+    per: tuple[str, ...] = Field(default=(), description=(
+        "input: scenario paths whose sum divides the sum of paths."))
+
+    @model_validator(mode="after")
+    def _check(self) -> TargetSpec:
+        if (self.measure is None) == (not self.paths):
+            raise ValueError("give either 'paths' (scenario fields an input sets) or 'measure'")
+        if self.role != "input" and self.measure is None:
+            raise ValueError("an outcome target is measured: give 'measure', not 'paths'")
+        if self.measure is not None and self.measure not in MEASURES:
+            raise ValueError(f"unknown measure {self.measure!r}; allowed: "
+                             f"{', '.join(sorted(MEASURES))}")
+        return self
+
+
+class FitParameter(_Model):
+    """A free parameter: its value is written at every one of ``paths``, within ``bounds``."""
+
+    paths: tuple[str, ...] = Field(min_length=1, description=(
+        "Scenario paths that all receive the parameter's value."))
+    bounds: tuple[float, float] = Field(description="Lowest and highest value searched.")
+    log: bool = Field(default=False, description=(
+        "Search on a log scale (for a positive parameter spanning orders of magnitude)."))
+
+
+class FitStage(_Model):
+    """One step of the calibration procedure: free ``parameters`` fitted to ``targets`` (ids of
+    fitted targets)."""
+
+    parameters: Annotated[
+        dict[str, FitParameter], Field(min_length=1), AfterValidator(FrozenDict)
+    ]
+    targets: tuple[str, ...] = Field(min_length=1, description=(
+        "Ids of the fitted targets of this stage."))
+    replications: int | None = Field(default=None, ge=2, description=(
+        "Replications per evaluation (default: the calibration section's)."))
+    tolerance: float = Field(default=1e-3, gt=0, description=(
+        "Tolerance of the optimiser on the parameters."))
+    max_evals: int = Field(default=40, ge=1, description="Most evaluations of the objective.")
+
+
+class CalibrationSpec(_Model):
+    """Which published figures the scenario targets and how its free parameters are fitted."""
+
+    market: str = Field(description="Market of the targets file's rows (e.g. france).")
+    replications: int = Field(default=5, ge=2, description=(
+        "Replications of the calibration report."))
+    seed: int = Field(default=1, description="Seed of the replications.")
+    targets: Annotated[dict[str, TargetSpec], Field(min_length=1), AfterValidator(FrozenDict)]
+    fit: tuple[FitStage, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> CalibrationSpec:
+        for i, stage in enumerate(self.fit):
+            for t in stage.targets:
+                if t not in self.targets or self.targets[t].role != "fitted":
+                    raise ValueError(f"fit.{i}.targets: {t!r} is not a fitted target of "
+                                     f"calibration.targets")
+        return self
+
+
+class Scenario(_Model):
+    """A whole market, validated and immutable. Build one with :func:`load_scenario`.
+
+    ``scale`` multiplies the number of workers and the volume of tasks together, so a market
+    can be run scaled down (fast) or at full size with the same parameters.
+    """
+
+    name: str = Field(default="scenario", description=(
+        "Short name: labels the results and names default result folders."))
+    description: str = Field(default="", description="Free text, shown in reports.")
+    currency: str = Field(default="EUR", description="Currency of every amount of money.")
+    horizon: PositiveDuration = Field(le=MAX_HORIZON, description="Simulated time.")
+    scale: float = Field(default=1.0, gt=0, description=(
+        "Multiplies the workers and the task volume together, to run a market scaled down."))
+    engine: Literal["race", "polling"] = Field(default="race", description=(
+        "race: event-driven; polling: the literal oracle simulating every refresh (slow)."))
+    workers: int = Field(ge=1, le=MAX_COUNT, description=(
+        "Registered workers of the full-size market."))
+    regions: Shares = Field(default_factory=FrozenDict, description=(
+        "Shares of the workers per region (needed by regional task types)."))
+    profiles: Annotated[dict[str, Profile], Field(min_length=1), AfterValidator(FrozenDict)]
+    task_types: Annotated[dict[str, TaskType], Field(min_length=1), AfterValidator(FrozenDict)]
+    requesters: Requesters
+    platform: Platform = Field(default_factory=Platform)
+    calibration: CalibrationSpec | None = None
+
+    @model_validator(mode="after")
+    def _cross(self) -> Scenario:
+        total = sum(p.share for p in self.profiles.values())
+        if abs(total - 1) > SHARE_TOLERANCE:
+            shares = ", ".join(f"{k}: {p.share:g}" for k, p in self.profiles.items())
+            raise ValueError(f"profiles.*.share must sum to 1, got {total:.6g} ({shares})")
+        types = set(self.task_types)
+        for name, profile in self.profiles.items():
+            for t in profile.task_types or []:
+                if t not in types:
+                    raise ValueError(
+                        f"profiles.{name}.task_types: unknown task type {t!r};"
+                        f" allowed: {sorted(types)}"
+                    )
+            for r in profile.regions or {}:
+                if r not in self.regions:
+                    raise ValueError(
+                        f"profiles.{name}.regions: unknown region {r!r};"
+                        f" allowed: {sorted(self.regions)}"
+                    )
+        for t in self.requesters.task_mix:
+            if t not in types:
+                raise ValueError(
+                    f"requesters.task_mix: unknown task type {t!r}; allowed: {sorted(types)}"
+                )
+        for name, tt in self.task_types.items():
+            if tt.regional and not self.regions:
+                raise ValueError(f"task_types.{name} is regional but the scenario has no regions")
+        if self.workers * self.scale > MAX_COUNT:
+            raise ValueError(f"scale: {self.workers:,} workers x scale {self.scale:g} is more "
+                             f"than {MAX_COUNT:,} workers")
+        window = self.platform.allocation.window
+        if window > self.horizon:
+            raise ValueError(f"platform.allocation.window: {window:g} s is longer than the "
+                             f"horizon ({self.horizon:g} s): no round would ever close")
+        return self
+
+    @property
+    def n_workers(self) -> int:
+        """Registered workers simulated: ``workers`` times ``scale`` (at least one)."""
+        return max(1, round(self.workers * self.scale))
+
+    @property
+    def batches_per_day(self) -> float:
+        """Batches posted per day over all requesters: the requesters' rate times ``scale``."""
+        return self.requesters.batches_per_day * self.scale
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON/YAML-ready dict that :func:`load_scenario` turns back into this scenario."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def coerce_one(value: float) -> Any:
+    """A validated constant distribution, used for defaults."""
+    return Constant(dist="constant", value=value)
+
+
+def horizon_days(scenario: Scenario) -> int:
+    """Number of calendar days the horizon touches (day 0 is a Monday)."""
+    return math.ceil(scenario.horizon / DAY)
