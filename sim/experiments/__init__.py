@@ -1,0 +1,5 @@
+"""Experiments: many runs and what they say together.
+
+Executors, paired comparisons, sweeps, sensitivity analyses, calibration reports and fitting.
+Imports the layers below; reaches presentation only through ``sim.presentation.accessors``.
+"""
