@@ -1,6 +1,6 @@
 """Headline metrics of a microwork run: pure functions on the result tables, no I/O.
 
-Definitions follow ``docs/results-contract.md`` and the "Metrics" section of DESIGN.md.
+Definitions follow ``docs/results-contract.md`` (the tables, the summary keys and what each means).
 Conventions shared by every function here:
 
 * NaN entries of an input (undefined observations, e.g. ``hourly_paid`` of a worker who did
