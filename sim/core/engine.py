@@ -10,6 +10,7 @@ no I/O and builds no tables. Progress is reported through an optional callback.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,10 @@ from sim.core.clock import delay_until, events_scheduled
 from sim.core.demand import build_demand
 from sim.core.discovery import ENGINES
 from sim.core.platform import Platform
-from sim.core.population import DISCOVERY_MODES, build_population
+from sim.core.population import DISCOVERY_MODES, Population, build_population
 from sim.core.records import RunRecords
 from sim.core.rules import build_rule
+from sim.core.supply import AdaptivePlatform
 from sim.foundation.streams import Streams
 from sim.foundation.units import DAY
 from sim.scenario.schema import Scenario
@@ -67,6 +69,21 @@ def _groups(keys: np.ndarray) -> list[tuple[int, int, int]]:
     return list(zip(keys[begins].tolist(), begins.tolist(), ends.tolist(), strict=True))
 
 
+def _workers(env: simpy.Environment, platform: Platform, pop: Population) -> None:
+    """Start every worker's process: its planned sessions one after the other, or (supply
+    adapting) the adaptive life that may skip, cut or extend them, and register or leave."""
+    if isinstance(platform, AdaptivePlatform):
+        platform.start()
+        spans = {w: (i, j) for w, i, j in _groups(pop.session_worker)}
+        for w in range(pop.size):  # candidates too: their process registers them
+            if w in spans or w >= pop.initial:
+                env.process(platform.worker_life(w, *spans.get(w, (0, 0))))
+        return
+    starts, ends = pop.session_start.tolist(), pop.session_end.tolist()
+    for w, i, j in _groups(pop.session_worker):
+        env.process(_worker_life(env, platform, w, starts[i:j], ends[i:j]))
+
+
 def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None) -> RunRecords:
     """Simulate ``scn`` once with ``seed``; ``progress`` is called with the fraction of the
     horizon simulated so far."""
@@ -75,18 +92,17 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     demand = build_demand(scn, streams)
     env = simpy.Environment()
     rule = build_rule(scn.platform.allocation)
-    platform = Platform(env, scn, pop, demand, rule, streams.rng("allocation"))
+    platform_class = AdaptivePlatform if scn.adaptive else Platform
+    platform = platform_class(env, scn, pop, demand, rule, streams.rng("allocation"))
     engine = ENGINES[scn.engine](env, scn, platform, streams)
     platform.discovery = engine
-    starts, ends = pop.session_start.tolist(), pop.session_end.tolist()
-    for w, i, j in _groups(pop.session_worker):
-        env.process(_worker_life(env, platform, w, starts[i:j], ends[i:j]))
+    _workers(env, platform, pop)
     order = np.argsort(demand.batch_requester, kind="stable")
     released = demand.batch_released.tolist()
     for _, i, j in _groups(demand.batch_requester[order]):
         batches = order[i:j].tolist()
         env.process(_requester_life(env, platform, batches, [released[b] for b in batches]))
-    if scn.platform.daily_cap is not None:
+    if scn.platform.daily_cap is not None or scn.adaptive:
         env.process(_midnights(env, platform))
     step = max(scn.horizon / 100, DAY / 4) if progress else scn.horizon
     until = 0.0
@@ -98,7 +114,7 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     platform.finish()
     batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
     modes = np.asarray([DISCOVERY_MODES.index(d.mode) for d in pop.discovery_specs], dtype=int)
-    return RunRecords(
+    records = RunRecords(
         profile_names=pop.profile_names,
         type_names=demand.type_names,
         region_names=pop.region_names,
@@ -131,3 +147,27 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
         events=events_scheduled(env),
         polls=getattr(engine, "polls", 0),
     )
+    return _adaptive_records(records, platform) if isinstance(platform, AdaptivePlatform) \
+        else records
+
+
+def _adaptive_records(rec: RunRecords, platform: AdaptivePlatform) -> RunRecords:
+    """The records of an adaptive run: only the workers who registered (candidates who never
+    came have no rows; ids are renumbered in order), with their registration and leaving
+    times, and the sessions as they happened (skipped, cut short or extended)."""
+    keep = np.asarray(platform.joined)
+    new_id = np.cumsum(keep) - 1
+    sessions = np.array(platform.sessions, dtype=float).reshape(-1, 3)
+    worker = new_id[sessions[:, 0].astype(np.int64)]
+    order = np.lexsort((sessions[:, 1], worker))
+    claimed = rec.task_worker >= 0
+    task_worker = np.where(claimed, new_id[np.maximum(rec.task_worker, 0)], -1)
+    per_worker = {name: getattr(rec, name)[keep] for name in (
+        "worker_profile", "worker_region", "worker_discovery", "worker_speed",
+        "worker_rejection", "worker_reservation", "worker_earnings", "worker_work_time",
+        "worker_unpaid_work")}
+    return replace(rec, **per_worker, task_worker=task_worker.astype(np.int64),
+                   session_worker=worker[order], session_start=sessions[order, 1],
+                   session_end=sessions[order, 2],
+                   worker_joined=np.asarray(platform.joined_at)[keep],
+                   worker_left=np.asarray(platform.left_at)[keep])

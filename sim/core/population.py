@@ -1,18 +1,24 @@
-"""The worker population: who the workers are and when they are online.
+"""The worker population: who the workers are and when they plan to be online.
 
-Everything here is drawn up front, vectorised, from the ``population`` and ``sessions``
-streams, so the population is identical whatever the platform rules of a variant.
+Everything here is drawn up front, vectorised, from named streams, so the population is
+identical whatever the platform rules of a variant: the workers registered at the start
+(``population`` and ``sessions`` streams), the candidates who may register during the run
+when workers join (``joining``, ``newcomers``, ``newcomer_sessions``), and, when supply adapts,
+every worker's propensities and the draws its planned sessions will use (``supply.*``).
+Whether a candidate registers, and what a worker does with its planned sessions, is decided
+during the run (:mod:`sim.core.supply`), from these draws.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sim.foundation.streams import Streams
 from sim.foundation.units import DAY, WEEKDAYS
-from sim.scenario.schema import Scenario, horizon_days
+from sim.scenario.schema import Profile, Scenario, horizon_days
 
 #: discovery mode codes used by the engines
 PERIODIC, MEMORYLESS, NOTIFICATION = 0, 1, 2
@@ -39,11 +45,32 @@ class Population:
     session_worker: np.ndarray  # sessions sorted by worker, then start
     session_start: np.ndarray
     session_end: np.ndarray
+    joined_at: np.ndarray  # when the worker registers: 0 at the start, later for candidates
+    initial: int  # workers registered at the start are 0..initial-1, candidates after them
+    join_draw: np.ndarray  # per candidate, uniform(0,1): registers when below the join rate
+    traits: Traits | None  # propensities, when supply adapts
 
     @property
     def size(self) -> int:
-        """Number of registered workers."""
+        """Number of workers, candidates included (all of them may have rows in the run)."""
         return len(self.profile)
+
+
+@dataclass(frozen=True)
+class Traits:
+    """Per-worker propensities and per-session draws of adaptive labour supply (index = worker
+    id, or session index in the sorted session list). NaN or inf mark what a profile lacks."""
+
+    patience: np.ndarray  # seconds without a claim before giving up a session (inf: never)
+    daily_target: np.ndarray  # NaN: no daily target
+    monthly_target: np.ndarray  # NaN: no monthly target
+    expectation: np.ndarray  # pay per hour online expected (NaN: never leaves on pay)
+    quit_threshold: np.ndarray  # exponential(1): leaves when the cumulative hazard passes it
+    learning_rate: np.ndarray  # exponent of the learning curve (0: no learning)
+    extend_draw: np.ndarray  # per session, uniform(0,1) of the extension decision
+    skip_draw: np.ndarray  # per session, uniform(0,1) of the skip decision (above target)
+    continuation: np.ndarray  # per session, seconds of a continuation (after finding work)
+    target_extension: np.ndarray  # per session, seconds of an extension while below target
 
 
 def apportion(total: int, shares: list[float]) -> np.ndarray:
@@ -85,79 +112,178 @@ def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
 
-def build_population(scn: Scenario, streams: Streams) -> Population:
-    """Draw every worker's profile attributes and weekly sessions over the horizon."""
-    names = list(scn.profiles)
+def _sessions(prof: Profile, ids: np.ndarray, engagement: np.ndarray, joined: np.ndarray,
+              days: np.ndarray, horizon: float, srng: np.random.Generator,
+              ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The planned sessions of the workers ``ids`` of one profile, from the day each joined:
+    one draw per worker and day of every session template, whatever the join time (so the
+    draws stay aligned across variants), then only those after joining are kept."""
+    k = len(ids)
+    if prof.always_online:
+        return [ids], [joined.copy()], [np.full(k, horizon)]
+    sw, ss, se = [], [], []
+    for template in prof.sessions:
+        on_days = days[np.isin(days % 7, [WEEKDAYS.index(d) for d in template.days])]
+        shape = (k, len(on_days))
+        prob = np.clip(template.probability * engagement, 0, 1)
+        happens = srng.random(shape) < prob[:, None]
+        begin = on_days[None, :] * DAY + template.start.sample(srng, k * len(on_days)).reshape(
+            shape
+        )
+        length = template.duration.sample(srng, k * len(on_days)).reshape(shape)
+        if joined.any():  # candidates: nothing before they register
+            happens &= begin >= joined[:, None]
+        sw.append(np.broadcast_to(ids[:, None], shape)[happens])
+        ss.append(begin[happens])
+        se.append((begin + length)[happens])
+    return sw, ss, se
+
+
+def _draw_workers(scn: Scenario, streams: Streams, profile: np.ndarray, joined: np.ndarray,
+                  first_id: int, names: tuple[str, str]) -> dict[str, Any]:
+    """Attributes and planned sessions of the workers of one group (the initial workers, or
+    the candidates), drawn per profile from the streams ``names`` (attributes, sessions)."""
     regions = list(scn.regions)
-    counts = apportion(scn.n_workers, [p.share for p in scn.profiles.values()])
-    profile = np.repeat(np.arange(len(names)), counts)
-    n = scn.n_workers
-    region = np.full(n, -1)
-    mode = np.zeros(n, dtype=np.int8)
-    discovery = np.zeros(n, dtype=np.int64)
-    specs: list = []
-    interval = np.full(n, np.nan)
-    attrs = {k: np.zeros(n) for k in ("speed", "rejection", "reservation", "engagement")}
+    n = len(profile)
+    out: dict[str, Any] = {
+        "region": np.full(n, -1), "mode": np.zeros(n, dtype=np.int8),
+        "discovery": np.zeros(n, dtype=np.int64), "interval": np.full(n, np.nan),
+        "specs": [], **{k: np.zeros(n) for k in ("speed", "rejection", "reservation",
+                                                  "engagement")}}
     sw, ss, se = [], [], []
     days = np.arange(horizon_days(scn))
     for p, prof in enumerate(scn.profiles.values()):
         ids = np.flatnonzero(profile == p)
-        rng = streams.rng("population", p)
+        rng = streams.rng(names[0], p)
         k = len(ids)
-        attrs["speed"][ids] = prof.speed.sample(rng, k)
-        attrs["rejection"][ids] = prof.rejection_probability.sample(rng, k)
-        attrs["reservation"][ids] = prof.reservation_pay.sample(rng, k)
-        attrs["engagement"][ids] = prof.engagement.sample(rng, k)
+        out["speed"][ids] = prof.speed.sample(rng, k)
+        out["rejection"][ids] = prof.rejection_probability.sample(rng, k)
+        out["reservation"][ids] = prof.reservation_pay.sample(rng, k)
+        out["engagement"][ids] = prof.engagement.sample(rng, k)
         if regions:
             weights = prof.regions or scn.regions
             p_region = np.array([weights.get(r, 0.0) for r in regions])
-            region[ids] = rng.choice(len(regions), size=k, p=p_region / p_region.sum())
+            out["region"][ids] = rng.choice(len(regions), size=k, p=p_region / p_region.sum())
         shares = np.array([d.share for d in prof.discovery])  # within tolerance of 1: normalise
         option = rng.choice(len(prof.discovery), size=k, p=shares / shares.sum())
         for i, disc in enumerate(prof.discovery):
             sel = ids[option == i]
-            discovery[sel] = len(specs)
-            specs.append(disc)
+            out["discovery"][sel] = len(out["specs"])
+            out["specs"].append(disc)
             if disc.mode == "notification":
-                mode[sel] = NOTIFICATION
+                out["mode"][sel] = NOTIFICATION
             else:
-                mode[sel] = PERIODIC if disc.interval.dist == "constant" else MEMORYLESS
-                interval[sel] = disc.interval.mean()
-        srng = streams.rng("sessions", p)
-        if prof.always_online:
-            sw.append(ids)
-            ss.append(np.zeros(k))
-            se.append(np.full(k, scn.horizon))
+                out["mode"][sel] = PERIODIC if disc.interval.dist == "constant" else MEMORYLESS
+                out["interval"][sel] = disc.interval.mean()
+        parts = _sessions(prof, ids, out["engagement"][ids], joined[ids], days, scn.horizon,
+                          streams.rng(names[1], p))
+        sw += [w + first_id for w in parts[0]]
+        ss += parts[1]
+        se += parts[2]
+    out["sessions"] = (sw, ss, se)
+    return out
+
+
+def _candidates(scn: Scenario, streams: Streams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Profiles, times and acceptance draws of the workers who may register during the run: a
+    Poisson process at the highest rate registrations can reach (thinned during the run when
+    the rate follows market pay)."""
+    joining = scn.supply.joining if scn.adaptive else None
+    if joining is None or joining.rate == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    rng = streams.rng("joining")
+    peak = joining.rate * scn.scale * (joining.max_factor if joining.pay_elasticity else 1.0)
+    count = int(rng.poisson(peak * scn.horizon / DAY))
+    times = np.sort(rng.uniform(0.0, scn.horizon, count))
+    shares = np.array([p.share for p in scn.profiles.values()])
+    profile = rng.choice(len(shares), size=count, p=shares / shares.sum())
+    return profile.astype(np.int64), times, rng.random(count)
+
+
+def _traits(scn: Scenario, streams: Streams, profile: np.ndarray, session_worker: np.ndarray
+            ) -> Traits:
+    """Every worker's propensities (one stream per kind and profile, candidates after the
+    initial workers in the same order) and the per-session draws of adaptive supply."""
+    n, m = len(profile), len(session_worker)
+    traits = {k: np.full(n, v) for k, v in (
+        ("patience", np.inf), ("daily_target", np.nan), ("monthly_target", np.nan),
+        ("expectation", np.nan), ("learning_rate", 0.0))}
+    quit_threshold = streams.rng("supply.quit").exponential(1.0, n)
+    session = {k: np.zeros(m) for k in ("continuation", "target_extension")}
+    srng = streams.rng("supply.sessions")
+    extend_draw, skip_draw = srng.random(m), srng.random(m)
+    session_profile = profile[session_worker]
+    for p, prof in enumerate(scn.profiles.values()):
+        supply = prof.supply
+        if supply is None:
             continue
-        for template in prof.sessions:
-            on_days = days[np.isin(days % 7, [WEEKDAYS.index(d) for d in template.days])]
-            shape = (k, len(on_days))
-            prob = np.clip(template.probability * attrs["engagement"][ids], 0, 1)
-            happens = srng.random(shape) < prob[:, None]
-            begin = on_days[None, :] * DAY + template.start.sample(srng, k * len(on_days)).reshape(
-                shape
-            )
-            length = template.duration.sample(srng, k * len(on_days)).reshape(shape)
-            sw.append(np.broadcast_to(ids[:, None], shape)[happens])
-            ss.append(begin[happens])
-            se.append((begin + length)[happens])
+        ids, k = np.flatnonzero(profile == p), int(np.sum(profile == p))
+        rng = streams.rng("supply.traits", p)
+        if supply.patience is not None:
+            traits["patience"][ids] = supply.patience.sample(rng, k)
+        if supply.target is not None:
+            for name, dist in (("daily_target", supply.target.daily),
+                               ("monthly_target", supply.target.monthly)):
+                if dist is not None:
+                    traits[name][ids] = dist.sample(rng, k)
+        if supply.leaving is not None:
+            traits["expectation"][ids] = supply.leaving.expectation.sample(rng, k)
+        if supply.learning is not None:
+            traits["learning_rate"][ids] = supply.learning.rate.sample(rng, k)
+        sel = np.flatnonzero(session_profile == p)
+        if supply.continuation is not None:
+            session["continuation"][sel] = supply.continuation.duration.sample(srng, len(sel))
+        if supply.target is not None:
+            session["target_extension"][sel] = supply.target.extension.sample(srng, len(sel))
+    return Traits(quit_threshold=quit_threshold, extend_draw=extend_draw, skip_draw=skip_draw,
+                  **traits, **session)
+
+
+def build_population(scn: Scenario, streams: Streams) -> Population:
+    """Draw the workers registered at the start, the candidates who may register during the
+    run, their attributes and planned sessions over the horizon, and (when supply adapts)
+    their propensities."""
+    names = list(scn.profiles)
+    counts = apportion(scn.n_workers, [p.share for p in scn.profiles.values()])
+    initial = np.repeat(np.arange(len(names)), counts)
+    cand_profile, cand_time, join_draw = _candidates(scn, streams)
+    groups = [_draw_workers(scn, streams, initial, np.zeros(len(initial)), 0,
+                            ("population", "sessions"))]
+    if len(cand_profile):
+        groups.append(_draw_workers(scn, streams, cand_profile, cand_time, len(initial),
+                                    ("newcomers", "newcomer_sessions")))
+        offset = len(groups[0]["specs"])
+        groups[1]["discovery"] += offset
+        groups[1]["specs"] = groups[0]["specs"] + groups[1]["specs"]
+
+    def joined(key: str) -> np.ndarray:
+        return np.concatenate([g[key] for g in groups]) if len(groups) > 1 else groups[0][key]
+
+    sw = [a for g in groups for a in g["sessions"][0]]
+    ss = [a for g in groups for a in g["sessions"][1]]
+    se = [a for g in groups for a in g["sessions"][2]]
     worker, start, end = _merge(
         _concat(sw, np.int64), _concat(ss, float), _concat(se, float), scn.horizon
     )
+    profile = np.concatenate([initial, cand_profile]) if len(cand_profile) else initial
     return Population(
         profile_names=names,
-        region_names=regions,
+        region_names=list(scn.regions),
         profile=profile,
-        region=region,
-        discovery=discovery,
-        discovery_specs=specs,
-        mode=mode,
-        interval=interval,
-        speed=attrs["speed"],
-        rejection_probability=attrs["rejection"],
-        reservation_pay=attrs["reservation"],
-        engagement=attrs["engagement"],
+        region=joined("region"),
+        discovery=joined("discovery"),
+        discovery_specs=groups[-1]["specs"],
+        mode=joined("mode"),
+        interval=joined("interval"),
+        speed=joined("speed"),
+        rejection_probability=joined("rejection"),
+        reservation_pay=joined("reservation"),
+        engagement=joined("engagement"),
         session_worker=worker,
         session_start=start,
         session_end=end,
+        joined_at=np.concatenate([np.zeros(len(initial)), cand_time]),
+        initial=len(initial),
+        join_draw=join_draw,
+        traits=_traits(scn, streams, profile, worker) if scn.adaptive else None,
     )

@@ -51,6 +51,9 @@ class RunRecords:
     # cost of the run
     events: int
     polls: int
+    # adaptive supply only (None when supply is fixed)
+    worker_joined: np.ndarray | None = None  # registration time
+    worker_left: np.ndarray | None = None  # time the worker left (inf: still registered)
 
     @property
     def n_tasks(self) -> int:

@@ -14,11 +14,13 @@ import pandas as pd
 
 from sim.analysis.measures import MEASURES, MeasureContext
 from sim.analysis.metrics import summarize
+from sim.analysis.turnover import turnover_summary
 from sim.core.engine import ProgressCallback, simulate
 from sim.foundation.checks import check_seed
 from sim.foundation.progress import HorizonProgress
+from sim.results.panel import worker_months
 from sim.results.run_result import RunResult
-from sim.results.tables import task_table, worker_table
+from sim.results.tables import session_table, task_table, worker_table
 from sim.scenario import size
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import Scenario
@@ -71,12 +73,20 @@ def run(
                 "variant": variant, "replication": replication}
     tasks = task_table(records, scn, identity)
     workers = worker_table(records, scn, identity)
+    sessions = session_table(records, identity)
     stats = {
         "wall_time": time.perf_counter() - started,
         "events": records.events,
         "events_per_task": records.events / max(records.n_tasks, 1),
         "polls": records.polls,
     }
+    summary = summarize(tasks, workers, scn.horizon)
+    if records.worker_joined is not None:  # supply adapts: turnover of the workforce
+        months = worker_months(tasks, workers, sessions, scn.horizon)
+        always = (months.groupby("worker_id")["online_time"].agg(lambda x: (x > 0).all())
+                  .reindex(workers["worker_id"], fill_value=False).to_numpy()
+                  & (workers["joined_at"].to_numpy() == 0))
+        summary.update(turnover_summary(workers, scn.horizon, always))
     return RunResult(
         scenario=scn,
         seed=seed,
@@ -84,7 +94,7 @@ def run(
         replication=replication,
         tasks=tasks,
         workers=workers,
-        summary={**summarize(tasks, workers, scn.horizon),
-                 **measure_targets(scn, tasks, workers)},
+        sessions=sessions,
+        summary={**summary, **measure_targets(scn, tasks, workers)},
         stats=stats,
     )

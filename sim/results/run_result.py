@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sim.foundation.errors import ScenarioError, StoreError, shown
+from sim.results.panel import worker_months
 from sim.results.storage import (
     MANIFEST_FILE,
     provenance,
@@ -42,11 +43,24 @@ class RunResult:
     stats: dict[str, float] = field(default_factory=dict)
     variant: str = "base"
     replication: int = 0
+    sessions: pd.DataFrame | None = None
+    """One row per time a worker was online (``worker_id``, ``start``, ``end``); None for a
+    result folder written before sessions were saved."""
 
     @property
     def horizon(self) -> float:
         """Simulated time in seconds."""
         return self.scenario.horizon
+
+    @property
+    def panel(self) -> pd.DataFrame:
+        """The worker-month panel: per registered worker and 30-day month, time online, paid
+        time, earnings, tasks done and whether the worker was still registered at the month's
+        end (see :func:`sim.results.panel.worker_months`)."""
+        if self.sessions is None:
+            raise StoreError("this result has no sessions table (saved by an older version); "
+                             "run it again to get its panel")
+        return worker_months(self.tasks, self.workers, self.sessions, self.horizon)
 
     @property
     def plot(self) -> RunPlots:
@@ -92,7 +106,9 @@ class RunResult:
     def write_into(self, folder: Path) -> None:
         """Write the result files into an existing folder (used by :meth:`save`)."""
         for name in TABLES:
-            getattr(self, name).to_parquet(folder / f"{name}.parquet", index=False)
+            table = getattr(self, name)
+            if table is not None:
+                table.to_parquet(folder / f"{name}.parquet", index=False)
         (folder / "summary.json").write_text(json.dumps(self.summary, indent=2, default=float))
         write_manifest(folder, "run", self.manifest())
 
@@ -112,7 +128,8 @@ def load_result(directory: str | Path) -> RunResult:
     except (KeyError, TypeError, ScenarioError) as exc:
         problem = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
         raise StoreError(f"{manifest_file}: not the manifest of a run ({problem})") from None
-    tables = {name: read_table(folder / f"{name}.parquet", pd.read_parquet) for name in TABLES}
+    tables = {name: read_table(folder / f"{name}.parquet", pd.read_parquet) for name in TABLES
+              if name != "sessions" or (folder / "sessions.parquet").exists()}
     stats_keys = ("wall_time", "events", "events_per_task", "polls")
     return RunResult(
         scenario=scenario,

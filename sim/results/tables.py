@@ -1,7 +1,9 @@
 """The tidy tables of a run, built once from the core's records (docs/results-contract.md).
 
 ``tasks``: one row per task posted; ``workers``: one row per registered worker, zero earners
-included, with time and pay accounting. Every row carries the run's identity columns (run id, seed,
+included, with time and pay accounting (when supply adapts, also the workers who joined
+during the run, with ``joined_at`` and ``left_at``); ``sessions``: one row per time a worker
+was online. Every row carries the run's identity columns (run id, seed,
 variant, replication).
 """
 
@@ -17,7 +19,7 @@ from sim.core.status import ABANDONED, APPROVED, REJECTED, STATUS_NAMES
 from sim.foundation.units import HOUR, WEEK
 from sim.scenario.schema import Scenario
 
-TABLES = ("tasks", "workers")
+TABLES = ("tasks", "workers", "sessions")
 """The tables a run result saves and loads."""
 
 
@@ -101,6 +103,17 @@ def worker_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd
             "hourly_effective": hourly_effective,
         }
     )
+    if rec.worker_joined is not None:  # supply adapts: when each worker came and left
+        df["joined_at"] = rec.worker_joined
+        df["left_at"] = rec.worker_left
+    return _with_identity(df, identity)
+
+
+def session_table(rec: RunRecords, identity: dict[str, Any]) -> pd.DataFrame:
+    """One row per session: ``worker_id``, ``start``, ``end`` (seconds), sorted by worker and
+    start; with fixed supply the planned sessions, when supply adapts those that happened."""
+    df = pd.DataFrame({"worker_id": rec.session_worker.astype(np.int64),
+                       "start": rec.session_start, "end": rec.session_end})
     return _with_identity(df, identity)
 
 

@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from sim.foundation.units import DAY, UNITS, format_duration
-from sim.scenario import allocation, distributions, schema, size, yaml_io
+from sim.scenario import allocation, distributions, fields, schema, size, yaml_io
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "scenario-reference.md"
 COMMAND = "python -m sim.scenario.reference"
@@ -84,13 +84,13 @@ def read_kind(annotation: Any, metadata: Sequence[Any] = (), suffix: str = "") -
         base, *extra = get_args(annotation)
         return read_kind(base, [*metadata, *extra], suffix)
     funcs = _validators(metadata)
-    constraints = _bounds(metadata, duration=schema.parse_duration in funcs)
+    constraints = _bounds(metadata, duration=fields.parse_duration in funcs)
     if distributions.coerce_duration in funcs or distributions.coerce in funcs:
         what = "duration distribution" if distributions.coerce_duration in funcs else \
             "distribution"
-        constraints += [f.describe() for f in funcs if isinstance(f, schema.Within)]
+        constraints += [f.describe() for f in funcs if isinstance(f, fields.Within)]
         return Kind(f"[{what}](#distributions)", [], constraints)
-    if schema._sums_to_one in funcs:
+    if fields.sums_to_one in funcs:
         return Kind("shares: names → numbers ≥ 0", [], ["sum to 1"])
     origin = get_origin(annotation)
     if origin in (Union, types.UnionType):
@@ -124,7 +124,7 @@ def read_kind(annotation: Any, metadata: Sequence[Any] = (), suffix: str = "") -
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         return Kind(f"[{annotation.__name__}](#{_anchor(annotation)})",
                     [(suffix, annotation)], constraints)
-    if schema.parse_duration in funcs:
+    if fields.parse_duration in funcs:
         return Kind("duration", [], constraints)
     names = {bool: "true or false", int: "whole number", float: "number", str: "text"}
     if annotation in names:
@@ -258,7 +258,7 @@ Conventions:
   its distribution can draw: a speed that can be 0, a probability above 1 or a negative
   duration is refused, not clipped.
 - **Shares** are mappings of names to numbers in [0, 1] that sum to 1 (within
-  {schema.SHARE_TOLERANCE:g}); `task_mix` and a profile's `regions` need at least one entry.
+  {fields.SHARE_TOLERANCE:g}); `task_mix` and a profile's `regions` need at least one entry.
 - **Limits**: files are read safely (no Python objects) and bounded: at most
   {yaml_io.MAX_DOCUMENT_BYTES // 1024:,} KiB, {yaml_io.MAX_DEPTH} levels of nesting and
   {yaml_io.MAX_NODES:,} values once YAML aliases are expanded. Before a run, its size is

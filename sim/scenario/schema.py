@@ -7,134 +7,48 @@ validate it once into an immutable :class:`Scenario` (loading and overriding are
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
 from sim.analysis.measures import MEASURES
-from sim.foundation.units import DAY, WEEKDAYS, parse_duration
+from sim.foundation.units import DAY, WEEKDAYS
 from sim.scenario.allocation import AllocationConfig
-from sim.scenario.distributions import (
-    Constant,
-    Distribution,
-    check_dist_name,
-    coerce,
-    coerce_duration,
+from sim.scenario.fields import (
+    MAX_COUNT,
+    MAX_HORIZON,
+    MAX_REQUESTERS,
+    SHARE_TOLERANCE,
+    BatchSizeDist,
+    Dist,
+    Duration,
+    DurationDist,
+    FrozenDict,
+    PositiveDist,
+    PositiveDuration,
+    ProbabilityDist,
+    Shares,
+    StrictModel,
+    coerce_one,
+    sums_to_one,
 )
+from sim.scenario.supply import MarketSupply, ProfileSupply
 
-SHARE_TOLERANCE = 1e-6
-
-
-class FrozenDict(dict):
-    """A dict that refuses changes, so a validated scenario cannot be altered in place."""
-
-    def _read_only(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("a validated scenario is read-only; use sim.override to change it")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
-
-    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
-        return FrozenDict, (dict(self),)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
-        return FrozenDict(copy.deepcopy(dict(self), memo))
-
-
-def _sums_to_one(shares: dict[str, float]) -> dict[str, float]:
-    total = sum(shares.values())
-    if shares and abs(total - 1) > SHARE_TOLERANCE:
-        raise ValueError(f"shares must sum to 1, got a sum of {total:.6g}")
-    return shares
-
-
-class Within:
-    """Validator of a distribution field: every value the distribution can draw must be one the
-    field can take (a speed that can be 0, a probability above 1, a negative duration are
-    refused, not clipped), and with ``finite_mean`` its mean must be finite."""
-
-    def __init__(self, low: float = 0.0, high: float = math.inf, low_included: bool = True,
-                 finite_mean: bool = False) -> None:
-        self.low, self.high, self.low_included = low, high, low_included
-        self.finite_mean = finite_mean
-
-    def describe(self) -> str:
-        """The allowed values in words (for the scenario reference and messages)."""
-        low = f"{'≥' if self.low_included else '>'} {self.low:g}"
-        text = f"values {low}" if self.high == math.inf else \
-            f"values in {'[' if self.low_included else '('}{self.low:g}, {self.high:g}]"
-        return text + (", finite mean" if self.finite_mean else "")
-
-    def __call__(self, dist: Any) -> Any:
-        s = dist.support()
-        if s.low < self.low or (s.low == self.low and s.low_included and not self.low_included):
-            rule = "must not be negative" if self.low == 0 and self.low_included else \
-                "must be positive" if self.low == 0 else f"must be {self.describe()}"
-            raise ValueError(f"{rule}: this {dist.dist} distribution can draw {s.low:g}")
-        if s.high > self.high:
-            raise ValueError(f"must not exceed {self.high:g}: this {dist.dist} distribution can "
-                             f"draw {s.high:g}")
-        if self.finite_mean and not math.isfinite(dist.mean()):
-            raise ValueError(f"the {dist.dist} distribution has no finite mean here; give a "
-                             "'max' or a larger alpha")
-        return dist
-
-
-def _dist(within: Within, duration: bool = False) -> Any:
-    """A distribution field (a bare number is a constant; durations may carry units) whose
-    draws must satisfy ``within``."""
-    return Annotated[
-        Distribution,
-        BeforeValidator(check_dist_name),
-        BeforeValidator(coerce_duration if duration else coerce),
-        AfterValidator(within),
-    ]
-
-
-MAX_HORIZON = 3660 * DAY
-"""Longest simulated horizon (about ten years)."""
-MAX_COUNT = 10**9
-"""Largest number of workers and of tasks in a cap (counts beyond it are not a market)."""
-MAX_REQUESTERS = 100_000
-"""Most requesters (each has its own arrival process, drawn in turn: MTurk has some tens of
-thousands of active requesters)."""
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-NONNEGATIVE = Within(0.0)
-Dist = _dist(NONNEGATIVE)
-DurationDist = _dist(NONNEGATIVE, duration=True)
-PositiveDist = _dist(Within(0.0, low_included=False))
-ProbabilityDist = _dist(Within(0.0, 1.0))
-BatchSizeDist = _dist(Within(0.0, finite_mean=True))
-Shares = Annotated[
-    dict[str, Annotated[float, Field(ge=0, le=1)]],
-    AfterValidator(_sums_to_one),
-    AfterValidator(FrozenDict),
-]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-class _Model(BaseModel):
-    # NaN and infinity are refused in every number of a scenario
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
-                              allow_inf_nan=False)
 
 
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, dict) else value
 
 
-class Session(_Model):
+class Session(StrictModel):
     """A recurring session in a worker's weekly rhythm: on ``days``, with ``probability``, the
     worker goes online at a time of day drawn from ``start`` for a ``duration``."""
 
@@ -146,7 +60,7 @@ class Session(_Model):
         "Chance that it happens on each of its days, times the worker's engagement."))
 
 
-class Discovery(_Model):
+class Discovery(StrictModel):
     """How a worker learns about new tasks.
 
     ``refresh``: looks at the task list every ``interval`` (constant = periodic, exponential =
@@ -195,7 +109,7 @@ class Discovery(_Model):
         return self
 
 
-class Profile(_Model):
+class Profile(StrictModel):
     """A kind of worker: share of the population, availability, discovery, speed, quality,
     reservation pay, task types and regions."""
 
@@ -221,15 +135,17 @@ class Profile(_Model):
         "Names of the task types the workers accept (default: all)."))
     regions: Annotated[Shares, Field(min_length=1)] | None = Field(default=None, description=(
         "Shares of the profile's workers per region (default: the scenario's regions)."))
+    supply: ProfileSupply | None = Field(default=None, description=(
+        "How the profile's workers adapt to what the market pays (default: fixed sessions)."))
 
     @field_validator("discovery")
     @classmethod
     def _discovery_shares(cls, v: tuple[Discovery, ...]) -> tuple[Discovery, ...]:
-        _sums_to_one({str(i): d.share for i, d in enumerate(v)})
+        sums_to_one({str(i): d.share for i, d in enumerate(v)})
         return v
 
 
-class TaskType(_Model):
+class TaskType(StrictModel):
     """A kind of task: reward (or pay rate per hour of effort), effort, batch size, expiry,
     and whether it is done in a shop of a region (with travel time)."""
 
@@ -259,7 +175,7 @@ class TaskType(_Model):
         return self
 
 
-class Requesters(_Model):
+class Requesters(StrictModel):
     """Requesters post batches of tasks: Poisson arrivals modulated by hour of day and day of
     week, each requester's share of arrivals proportional to its drawn ``activity``."""
 
@@ -294,7 +210,7 @@ class Requesters(_Model):
         return v
 
 
-class Platform(_Model):
+class Platform(StrictModel):
     """Platform rules: allocation, commission, caps (tasks per day, earnings per 30 days: no
     new claims once reached), payout threshold and a minimum pay per hour
     of effort (rewards below it are raised; with ``demand_elasticity`` > 0 requesters then post
@@ -318,7 +234,7 @@ class Platform(_Model):
         "How many tasks requesters drop when rewards are raised (0: none)."))
 
 
-class TargetSpec(_Model):
+class TargetSpec(StrictModel):
     """How a scenario meets one row of the targets file: an ``input`` it sets (the sum of the
     values at ``paths``, over the sum at ``per`` if given, or a ``measure`` of what the inputs
     produce, such as the modal reward), or an outcome (``fitted`` or ``held_out``) measured
@@ -346,7 +262,7 @@ class TargetSpec(_Model):
         return self
 
 
-class FitParameter(_Model):
+class FitParameter(StrictModel):
     """A free parameter: its value is written at every one of ``paths``, within ``bounds``."""
 
     paths: tuple[str, ...] = Field(min_length=1, description=(
@@ -356,7 +272,7 @@ class FitParameter(_Model):
         "Search on a log scale (for a positive parameter spanning orders of magnitude)."))
 
 
-class FitStage(_Model):
+class FitStage(StrictModel):
     """One step of the calibration procedure: free ``parameters`` fitted to ``targets`` (ids of
     fitted targets)."""
 
@@ -372,7 +288,7 @@ class FitStage(_Model):
     max_evals: int = Field(default=40, ge=1, description="Most evaluations of the objective.")
 
 
-class CalibrationSpec(_Model):
+class CalibrationSpec(StrictModel):
     """Which published figures the scenario targets and how its free parameters are fitted."""
 
     market: str = Field(description="Market of the targets file's rows (e.g. france).")
@@ -392,7 +308,7 @@ class CalibrationSpec(_Model):
         return self
 
 
-class Scenario(_Model):
+class Scenario(StrictModel):
     """A whole market, validated and immutable. Build one with :func:`load_scenario`.
 
     ``scale`` multiplies the number of workers and the volume of tasks together, so a market
@@ -416,6 +332,8 @@ class Scenario(_Model):
     task_types: Annotated[dict[str, TaskType], Field(min_length=1), AfterValidator(FrozenDict)]
     requesters: Requesters
     platform: Platform = Field(default_factory=Platform)
+    supply: MarketSupply = Field(default_factory=MarketSupply, description=(
+        "Registrations, and the switch between fixed and adaptive labour supply."))
     calibration: CalibrationSpec | None = None
 
     @model_validator(mode="after")
@@ -465,14 +383,17 @@ class Scenario(_Model):
         """Batches posted per day over all requesters: the requesters' rate times ``scale``."""
         return self.requesters.batches_per_day * self.scale
 
+    @property
+    def adaptive(self) -> bool:
+        """True when labour supply adapts in this run: the switch is on and a profile has a
+        ``supply`` section or workers join."""
+        return self.supply.adaptive and (
+            self.supply.joining is not None
+            or any(p.supply is not None for p in self.profiles.values()))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON/YAML-ready dict that :func:`load_scenario` turns back into this scenario."""
         return self.model_dump(mode="json", by_alias=True)
-
-
-def coerce_one(value: float) -> Any:
-    """A validated constant distribution, used for defaults."""
-    return Constant(dist="constant", value=value)
 
 
 def horizon_days(scenario: Scenario) -> int:
