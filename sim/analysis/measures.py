@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.metrics import median, top_share
+from sim.analysis.turnover import exit_rate
 from sim.foundation.units import HOUR, MONTH, WEEK
 
 FTE_HOURS_PER_MONTH = 35 * 52 / 12  # French legal full-time week, per month (151.67 h)
@@ -210,3 +211,35 @@ def missions_per_active_user(
 def max_monthly_earnings(ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
     """Highest monthly earnings of any worker (a cap shows here)."""
     return float(_monthly_earnings(ctx, workers).max())
+
+
+@measure
+def worker_half_life_months(
+    ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """Half-life of a worker's presence: ln 2 over the exits per worker-month at risk
+    (Difallah et al. 2018's measure, for exponential tenures); NaN with supply fixed."""
+    if "left_at" not in workers:
+        return math.nan
+    rate = exit_rate(workers, ctx.horizon)
+    return math.log(2) / rate if rate > 0 else math.nan
+
+
+@measure
+def arrivals_over_departures(
+    ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """Workers who registered during the run over workers who left (1 in a steady state);
+    NaN with supply fixed or when nobody left."""
+    if "left_at" not in workers:
+        return math.nan
+    exits = int(np.isfinite(workers["left_at"]).sum())
+    return float((workers["joined_at"] > 0).sum() / exits) if exits else math.nan
+
+
+@measure
+def median_reservation_pay(
+    ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """Median over workers of the lowest pay per hour of effort they accept."""
+    return median(workers["reservation_pay"])
