@@ -80,7 +80,7 @@ class RunPlots:
 
 
 class ComparisonPlots:
-    """The figures of a :class:`sim.experiment.Comparison`, one call each:
+    """The figures of a :class:`~sim.experiments.compare.Comparison`, one call each:
     ``cmp.plot.metric_intervals()``, ``cmp.plot.tradeoff()``, ``cmp.plot.lorenz_overlay()``,
     ``cmp.plot.profile_earnings()`` (the comparison figures of the same names in
     :data:`sim.presentation.figures.registry.COMPARISON`)."""

@@ -4,8 +4,8 @@ Both are rendered from the Jinja2 templates of ``sim/presentation/templates/`` w
 autoescaping on, so scenario text (names, descriptions, variant changes) can never inject
 markup:
 
-* in Jupyter, :class:`sim.RunResult`, :class:`sim.experiment.Comparison` and
-  :class:`sim.calibration.CalibrationReport` display as HTML tables through their
+* in Jupyter, :class:`sim.RunResult`, :class:`~sim.experiments.compare.Comparison` and
+  :class:`~sim.experiments.calibration.CalibrationReport` display as HTML tables through their
   ``_repr_html_``, which call :func:`run_html`, :func:`comparison_html` and
   :func:`calibration_html` (``fragment.html``);
 * ``microwork report RESULT_DIR`` calls :func:`write_report`, which turns a run, comparison,

@@ -269,10 +269,11 @@ def format_comparison(
     title: str | None = None,
     metrics: Sequence[str] | None = None,
 ) -> str:
-    """The metrics of a :class:`sim.experiment.Comparison` as text (the headline metrics by
-    default): per metric and variant, the mean over replications with its interval, and the
-    paired difference to the baseline with its interval and p-value, significant differences
-    marked with ``*`` (the table of :func:`sim.presentation.content.comparison_table`)."""
+    """The metrics of a :class:`~sim.experiments.compare.Comparison` as text (the headline
+    metrics by default): per metric and variant, the mean over replications with its
+    interval, and the paired difference to the baseline with its interval and p-value,
+    significant differences marked with ``*`` (the table of
+    :func:`sim.presentation.content.comparison_table`)."""
     shown = comparison_table(comparison, currency, profiles, metrics).reset_index()
     pct, base = percent_level(comparison.level), comparison.baseline
     narrow = {f"Difference to {base}": f"Diff. to {base}",

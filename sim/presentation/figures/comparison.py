@@ -53,8 +53,8 @@ def metric_intervals(
     comparison: Comparison, metrics: Sequence[str] | None = None, currency: str = "EUR"
 ) -> Figure:
     """One small panel per metric (default: the headline metrics of
-    :func:`sim.report.comparison_metrics`) with each variant's mean over replications and its
-    interval; the dashed line marks the baseline's mean."""
+    :func:`sim.analysis.catalogue.comparison_metrics`) with each variant's mean over
+    replications and its interval; the dashed line marks the baseline's mean."""
     chosen = list(metrics) if metrics is not None else comparison_metrics(comparison.metrics)
     variants = list(comparison.variants)
     ncols = max(1, min(3, len(chosen)))
