@@ -639,3 +639,21 @@ def test_bad_set_exits_2(scenario_file: Path, tmp_path: Path, capsys: Any) -> No
     assert cli.main(argv) == 2
     assert "--set 'workers': expected PATH=VALUE" in capsys.readouterr().err
     assert entries(tmp_path) == {"scenarios"}
+
+
+def test_an_older_versions_state_is_refused_with_the_reason(
+    scenario_file: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """<out>.partial of a comparison interrupted before issue 10 (one JSON file per run): not
+    resumed, kept, and the error says why and what to do."""
+    state = tmp_path / "out.partial"
+    (state / "runs").mkdir(parents=True)
+    (state / "spec.json").write_text(json.dumps(
+        {"written_by": "microwork", "kind": "comparison", "spec": {"seed": 1}}))
+    (state / "runs" / "fcfs-00000.json").write_text('{"row": {}, "earnings": []}')
+    assert cli.main(compare_args(scenario_file, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {state} holds the runs of a comparison interrupted under an "
+                          "older version of microwork")
+    assert "remove the folder" in err and (state / "runs" / "fcfs-00000.json").exists()
+    assert not (tmp_path / "out").exists()

@@ -58,7 +58,8 @@ class Comparison:
     earnings: dict[str, list[float]] = field(default_factory=dict)  # replication 0 per variant
     level: float = 0.95
     stats: dict[str, Any] = field(default_factory=dict)
-    """How the runs were obtained: executor, runs computed, runs resumed from the state."""
+    """How the runs were obtained (see :attr:`sim.experiments.design.DesignRun.stats`):
+    executor, runs computed, runs resumed from the state, wall and compute time."""
 
     def __repr__(self) -> str:
         reps = self.runs["replication"].nunique() if len(self.runs) else 0
@@ -120,9 +121,10 @@ def compare(
     ``variants`` maps a name to dotted-path overrides of ``scenario``. Runs go to ``executor`` (see
     :mod:`sim.experiments.executors`: ``"local"`` pool by default, ``"inprocess"``, ``"dask"``, a
     scheduler address or a Dask ``Client``); ``processes`` sizes the local pool and defaults to the
-    number of cores (1 runs in this process). With ``state_dir`` every finished run is written there
-    and a later call with the same arguments skips the runs already done; a damaged run file found
-    there raises StoreError, unless ``repair`` (then it is deleted and its run computed again).
+    number of cores (1 runs in this process). With ``state_dir`` every finished run is written to
+    that run dataset (see :class:`~sim.experiments.design.DesignRun`) and a later call with the same
+    arguments skips the runs already done; a damaged run file found there raises StoreError, unless
+    ``repair`` (then it is deleted and its run computed again).
     ``target={"metric": "earnings_gini", "half_width": 0.002, "max_replications": 100}`` adds
     replications until every variant's paired-difference interval of that metric (its own interval
     for the baseline) is at most that half-width. Every variant's size is checked before any run
