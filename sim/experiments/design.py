@@ -155,7 +155,7 @@ class DesignRun:
         self.started = time.perf_counter()
         with ExitStack() as stack:  # an executor that fails to start closes the dataset
             self.data = stack.enter_context(RunDataset(
-                store, dict(design.spec), design.parameters, design.points, repair,
+                store or None, dict(design.spec), design.parameters, design.points, repair,
                 design.tables, design.tables_replications))
             self.pool = stack.enter_context(
                 open_executor(executor, processes or default_workers()))
