@@ -96,7 +96,7 @@ from hypothesis import strategies as st
 
 import sim
 import sim.results.invariants
-from sim.experiments.calibration import MEASURES
+from sim.analysis.measures import MEASURES
 from sim.foundation.units import UNITS
 from sim.scenario.allocation import RULE_PARAMS as RULES
 
@@ -242,7 +242,7 @@ def _evaluate(data: Any, seed: int) -> Outcome:
         except sim.ScenarioError as exc:
             return Outcome("refused_at_run", str(exc))
         phase = "check"
-        problems = sim.invariants.check(result) + nonfinite(result)
+        problems = sim.results.invariants.check(result) + nonfinite(result)
         return Outcome("violations", problems=tuple(problems)) if problems else Outcome("ok")
     except BaseException as exc:  # every other exception is the finding
         where, trace = _where(exc)

@@ -70,7 +70,7 @@ def _scenario_cases() -> dict[str, Callable[[], dict[str, str]]]:
 
 def _comparison_case() -> dict[str, str]:
     import sim
-    from sim.cli import load_comparison_spec
+    from sim.experiments.compare import load_comparison_spec
 
     spec = load_comparison_spec(SCENARIOS / "policies.yaml")
     scn = sim.override(spec.scenario, {"horizon": "1d"})
