@@ -38,7 +38,7 @@ from sim.presentation.content import (
     manifest_section,
     run_sections,
 )
-from sim.presentation.folders import folder_kind, read_folder
+from sim.presentation.folders import read_folder
 from sim.presentation.text import describe_scenario
 from sim.results.storage import REPORT_FILE, check_report_target, remove_stale, replacing
 
@@ -47,10 +47,6 @@ if TYPE_CHECKING:
     from sim.experiments.compare import Comparison
     from sim.results.run_result import RunResult
 
-__all__ = ["REPORT_NAME", "build_report", "calibration_html", "comparison_html", "folder_kind",
-           "run_html", "write_report"]
-"""Public names; :func:`folder_kind` is :mod:`sim.presentation.folders`'s, named here too because
-the command line imports it from this module."""
 
 REPORT_NAME = REPORT_FILE
 """File name of the report written into a result folder by default."""

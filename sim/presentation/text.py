@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sim.analysis.catalogue import KINDS, NA, finite, format_metric, metric_label
+from sim.analysis.catalogue import KINDS, NA, finite
 from sim.foundation.units import WEEKDAYS as DAYS
 from sim.presentation.content import (
     CALIBRATION_ROLES,
@@ -42,11 +42,6 @@ if TYPE_CHECKING:
     from sim.results.run_result import RunResult
     from sim.scenario.schema import Scenario
 
-__all__ = ["describe_scenario", "format_calibration", "format_comparison", "format_metric",
-           "format_sensitivity", "format_summary", "format_sweep", "frame", "metric_label",
-           "table"]
-"""Public names; :func:`format_metric` and :func:`metric_label` are the catalogue's, named here
-too because the command line imports them from this module."""
 
 WIDTH = 88
 INDENT = "  "

@@ -25,7 +25,7 @@ def _write(folder: Path, report: calibration.CalibrationReport, manifest: dict[s
     """The calibration folder: the report's table and plot, the fitted scenario (after
     ``--fit``) and the manifest with the provenance every result records."""
     report.table.to_csv(folder / "calibration.csv", index=False)
-    figures.calibration(report).savefig(folder / "calibration.png", dpi=110)
+    figures.save_calibration_plots(report, folder)
     if fitted_scenario is not None:
         (folder / "fitted.yaml").write_text(yaml.safe_dump(fitted_scenario, sort_keys=False))
     write_manifest(folder, "calibration", {**manifest, **provenance()})

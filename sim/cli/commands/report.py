@@ -8,7 +8,8 @@ import sys
 from sim.cli import EXIT_FAILURE, EXIT_OK
 from sim.cli.commands import files_only
 from sim.foundation.errors import UsageError
-from sim.presentation.html import REPORT_NAME, folder_kind, write_report
+from sim.presentation.folders import folder_kind
+from sim.presentation.html import REPORT_NAME, write_report
 
 
 def main(args: argparse.Namespace) -> int:

@@ -4,42 +4,13 @@ folder, print a table per metric."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from sim.cli.commands import files_only, spec_of
 from sim.cli.output import Output, default_experiment_out
 from sim.experiments.sweep import SweepResult, load_sweep_spec, sweep
-from sim.presentation.sweep_figures import save_sweep_plots
-from sim.presentation.text import format_metric, metric_label
-from sim.presentation.text import table as text_table
-
-
-def format_sweep(result: Any, metrics: Sequence[str], currency: str = "EUR") -> str:
-    """Per metric, a table of the grid's points: swept values, mean and interval."""
-    reps = int(result.runs["replication"].nunique())
-    blocks = []
-    table = result.table(metrics)
-    params = result.parameters
-    pct = f"{100 * result.level:g}%"
-    for metric in metrics:
-        rows = table[table["metric"] == metric]
-        body = [
-            [*(_cell(row[p]) for p in params), format_metric(metric, row["mean"]),
-             f"{format_metric(metric, row['ci_low'])} to {format_metric(metric, row['ci_high'])}"]
-            for _, row in rows.iterrows()
-        ]
-        title = f"{metric_label(metric, currency)}: mean over {reps} replications"
-        blocks.append(title + "\n" + text_table([*params, "mean", f"{pct} interval"], body,
-                                                indent="  "))
-    return "\n\n".join(blocks)
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "none"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+from sim.presentation.figures import save_sweep_plots
+from sim.presentation.text import format_sweep
 
 
 def main(args: argparse.Namespace) -> int:
