@@ -96,7 +96,7 @@ from hypothesis import strategies as st
 
 import sim
 import sim.results.invariants
-from sim.experiments.calibration import MEASURES
+from sim.analysis.measures import MEASURES
 from sim.foundation.units import UNITS
 from sim.scenario.allocation import RULE_PARAMS as RULES
 
