@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.results.invariants.view import TASK_COLUMNS, RunView, examples
+from sim.results.invariants.view import TASK_COLUMNS, RunView, examples, worker_mismatch
 
 
 def check_claims(run: RunView) -> list[str]:
@@ -63,9 +63,7 @@ def check_claims(run: RunView) -> list[str]:
     for col, sel in counters:
         if col in workers:
             counted = np.bincount(wint[sel], minlength=n_workers)[:n_workers]
-            bad = workers[col].to_numpy() != counted
-            if bad.any():
-                out.append(f"claims: workers.{col} does not match the tasks table: "
-                           + examples(workers.assign(from_tasks=counted), bad,
-                                      ["worker_id", col, "from_tasks"]))
+            out += worker_mismatch(f"claims: workers.{col} does not match the tasks table: ",
+                                   workers, workers[col].to_numpy() != counted, col,
+                                   "from_tasks", counted)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.results.invariants.view import RunView, close, examples, floats
+from sim.results.invariants.view import RunView, close, examples, floats, worker_mismatch
 
 
 def check_money(run: RunView) -> list[str]:
@@ -25,11 +25,9 @@ def check_money(run: RunView) -> list[str]:
     known = run.known
     per_worker_paid = np.bincount(run.wint[known], weights=paid[known],
                                   minlength=n_workers)[:n_workers]
-    bad = ~close(per_worker_paid, earnings)
-    if bad.any():
-        out.append("money: a worker's earnings != the sum paid for its tasks: "
-                   + examples(workers.assign(paid_for_tasks=per_worker_paid), bad,
-                              ["worker_id", "earnings", "paid_for_tasks"]))
+    out += worker_mismatch("money: a worker's earnings != the sum paid for its tasks: ",
+                           workers, ~close(per_worker_paid, earnings), "earnings",
+                           "paid_for_tasks", per_worker_paid)
     if "withheld" in workers:
         threshold = run.scenario.platform.payout_threshold
         expected = np.where(earnings < threshold, earnings, 0.0)

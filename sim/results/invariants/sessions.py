@@ -8,7 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.results.invariants.view import ATOL, RTOL, TASK_COLUMNS, RunView, close, examples, floats
+from sim.results.invariants.view import (
+    ATOL,
+    RTOL,
+    TASK_COLUMNS,
+    RunView,
+    close,
+    examples,
+    floats,
+    worker_mismatch,
+)
 
 
 def _session_intervals(sessions: pd.DataFrame, n_workers: int, horizon: float) -> list[str]:
@@ -42,11 +51,9 @@ def check_sessions(run: RunView) -> list[str]:
     online = np.bincount(sessions["worker_id"].to_numpy(), minlength=n_workers,
                          weights=(sessions["end"] - sessions["start"]).to_numpy())[:n_workers]
     w_online = floats(workers["online_time"])
-    bad = ~close(w_online, online)
-    if bad.any():
-        out.append("offline: online_time != total length of the worker's sessions: "
-                   + examples(workers.assign(sessions_length=online), bad,
-                              ["worker_id", "online_time", "sessions_length"]))
+    out += worker_mismatch("offline: online_time != total length of the worker's sessions: ",
+                           workers, ~close(w_online, online), "online_time", "sessions_length",
+                           online)
 
     s_start, s_end = run.claim_session
     in_session = run.in_session
@@ -71,19 +78,15 @@ def check_sessions(run: RunView) -> list[str]:
     lost = known & (run.rejected | run.abandoned) & run.started & ~np.isnan(duration)
     unpaid_work = np.bincount(wint[lost], weights=duration[lost], minlength=n_workers)[:n_workers]
     w_work = floats(workers["work_time"])
-    bad = ~close(w_work, work)
-    if bad.any():
-        out.append("offline: work_time != time spent on the worker's approved tasks: "
-                   + examples(workers.assign(from_tasks=work), bad,
-                              ["worker_id", "work_time", "from_tasks"]))
+    out += worker_mismatch("offline: work_time != time spent on the worker's approved tasks: ",
+                           workers, ~close(w_work, work), "work_time", "from_tasks", work)
     wcols = ["worker_id", "online_time", "work_time", "unpaid_work_time"]
     if "unpaid_work_time" in workers:
         w_unpaid = floats(workers["unpaid_work_time"])
-        bad = ~close(w_unpaid, unpaid_work)
-        if bad.any():
-            out.append("offline: unpaid_work_time != time spent on rejected and abandoned tasks: "
-                       + examples(workers.assign(from_tasks=unpaid_work), bad,
-                                  ["worker_id", "unpaid_work_time", "from_tasks"]))
+        out += worker_mismatch(
+            "offline: unpaid_work_time != time spent on rejected and abandoned tasks: ",
+            workers, ~close(w_unpaid, unpaid_work), "unpaid_work_time", "from_tasks",
+            unpaid_work)
         bad = w_work + w_unpaid > w_online + ATOL + RTOL * w_online
         if bad.any():
             out.append("offline: work_time + unpaid_work_time > online_time: "

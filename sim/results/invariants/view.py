@@ -45,6 +45,17 @@ def examples(frame: pd.DataFrame, mask: np.ndarray | pd.Series, cols: list[str])
     return f"{int(mask.sum())} rows, e.g. {shown}"
 
 
+def worker_mismatch(message: str, workers: pd.DataFrame, bad: np.ndarray, column: str,
+                    derived: str, values: np.ndarray) -> list[str]:
+    """``[message + examples]`` when a worker column disagrees (``bad``) with ``values`` derived
+    from the other tables, quoting both side by side (``derived`` names the values); ``[]``
+    otherwise."""
+    if not bad.any():
+        return []
+    return [message + examples(workers.assign(**{derived: values}), bad,
+                               ["worker_id", column, derived])]
+
+
 def close(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """Equal within the invariants' tolerances (:data:`RTOL`, :data:`ATOL`)."""
     return np.isclose(a, b, rtol=RTOL, atol=ATOL)
