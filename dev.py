@@ -26,7 +26,8 @@ STAMP = VENV / ".installed"
 
 TASKS: dict[str, list[list[str]]] = {
     "run": [[str(BIN / "microwork"), "run", "scenarios/baseline.yaml"]],
-    "test": [[str(BIN / "python"), "-m", "pytest"]],
+    # one pytest worker per core (pytest-xdist): 1.4x faster on 2 cores; `-n 0` for one process
+    "test": [[str(BIN / "python"), "-m", "pytest", "-n", "auto"]],
     "lint": [
         [str(BIN / "ruff"), "check", "sim", "tests", "benchmarks", "dev.py"],
         [str(BIN / "lint-imports")],
