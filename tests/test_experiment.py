@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import SMALL_SCENARIO
 
 import sim
@@ -26,6 +27,7 @@ from sim.experiments import design
 from sim.experiments.compare import Comparison, compare
 from sim.foundation.errors import SpecError, StoreError
 from sim.results import dataset
+from sim.results import storage as folders
 from sim.scenario.allocation import RULE_PARAMS as RULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +58,6 @@ def baseline_cmp() -> Comparison:
 
 def test_policy_variants_match_the_shipped_comparison() -> None:
     """The variants tested here are those of scenarios/policies.yaml."""
-    import yaml
-
     spec = yaml.safe_load((ROOT / "scenarios" / "policies.yaml").read_text())
     for name, changes in POLICY_VARIANTS.items():
         assert spec["variants"][name] == changes, name
@@ -463,8 +463,6 @@ def test_state_files_are_written_atomically(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """spec.json and every run file go through a temporary name and os.replace: a write
     that fails leaves no file under the final name."""
-    from sim.results import storage as folders
-
     class FullDisk:
         """The os module as sim.results.storage sees it, except that renaming fails."""
 

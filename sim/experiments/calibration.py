@@ -112,13 +112,13 @@ class CalibrationReport:
 
     def _repr_html_(self) -> str:
         """The verdict and one row per target, for Jupyter."""
-        from sim.presentation import accessors
+        from sim.presentation import accessors  # noqa: PLC0415 (the allowed accessor import)
 
         return accessors.calibration_html(self)
 
     def plot(self, ax: Any = None) -> Any:
         """Simulated against published, one row per target (a matplotlib Figure)."""
-        from sim.presentation import accessors
+        from sim.presentation import accessors  # noqa: PLC0415 (the allowed accessor import)
 
         return accessors.calibration_plot(self, ax)
 

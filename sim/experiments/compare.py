@@ -68,7 +68,7 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         """Headline metrics per variant with intervals and paired differences, for Jupyter."""
-        from sim.presentation import accessors
+        from sim.presentation import accessors  # noqa: PLC0415 (the allowed accessor import)
 
         return accessors.comparison_html(self)
 
@@ -76,7 +76,7 @@ class Comparison:
     def plot(self) -> ComparisonPlots:
         """The comparison's figures, one call each: ``cmp.plot.tradeoff()`` (see
         :class:`sim.presentation.accessors.ComparisonPlots`)."""
-        from sim.presentation import accessors
+        from sim.presentation import accessors  # noqa: PLC0415 (the allowed accessor import)
 
         return accessors.ComparisonPlots(self)
 
