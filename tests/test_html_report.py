@@ -287,7 +287,8 @@ def browser() -> Iterator[Any]:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         pytest.fail(f"{', '.join(missing)} not found: install Debian's chromium and "
-                    "chromium-driver (.ci/run does), or set MICROWORK_SKIP_BROWSER=1 to skip")
+                    "chromium-driver (python3 dev.py test does), or set "
+                    "MICROWORK_SKIP_BROWSER=1 to skip")
     os.environ.setdefault("SE_OFFLINE", "true")  # never let selenium look for a driver online
     profile = Path(tempfile.mkdtemp(prefix="microwork-chromium-"))
     options = webdriver.ChromeOptions()

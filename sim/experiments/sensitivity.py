@@ -291,11 +291,6 @@ class SensitivityResult:
         """Parameter names, in problem order."""
         return [p.name for p in self.parameters]
 
-    @property
-    def samples(self) -> pd.DataFrame:
-        """One row per sample point: ``point`` and each parameter's value."""
-        return self.runs.drop_duplicates("point")[["point", *self.names]].reset_index(drop=True)
-
     def outcome(self, output: str) -> np.ndarray:
         """Per sample point, the mean of ``output`` over replications (what is analysed)."""
         means = self.runs.groupby("point", sort=True)[output].mean()
