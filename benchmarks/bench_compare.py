@@ -8,8 +8,7 @@ import argparse
 import tempfile
 import time
 
-from sim.cli import load_comparison_spec
-from sim.experiments.compare import compare
+from sim.experiments.compare import compare, load_comparison_spec
 
 
 def main() -> None:

@@ -158,3 +158,4 @@ def test_a_wrong_targets_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     with pytest.raises(sim.MicroworkError):
         calibration.check_targets(sim.load_scenario(ROOT / "scenarios" / "field_app.yaml"),
                                   calibration.load_targets(targets))
+

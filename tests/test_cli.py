@@ -22,6 +22,8 @@ import yaml
 
 import sim
 from sim import cli
+from sim.cli.output import default_out
+from sim.cli.parser import parse_overrides
 from sim.foundation.progress import HorizonProgress
 
 RESULT_FILES = {"tasks.parquet", "workers.parquet", "summary.json", "manifest.json"}
@@ -443,13 +445,13 @@ def test_invalid_out_in_a_subprocess(scenario_file: Path, tmp_path: Path) -> Non
     ],
 )
 def test_parse_overrides(items: list[str] | None, expected: dict[str, Any]) -> None:
-    assert cli.parse_overrides(items) == expected
+    assert parse_overrides(items) == expected
 
 
 def test_default_out_is_a_safe_name() -> None:
-    assert cli.default_out("baseline", 1) == Path("results/baseline-seed1")
-    assert cli.default_out("my market/2024 v2", 0) == Path("results/my_market_2024_v2-seed0")
-    assert cli.default_out("..", 3) == Path("results/scenario-seed3")
+    assert default_out("baseline", 1) == Path("results/baseline-seed1")
+    assert default_out("my market/2024 v2", 0) == Path("results/my_market_2024_v2-seed0")
+    assert default_out("..", 3) == Path("results/scenario-seed3")
 
 
 def test_a_very_long_scenario_name_gives_a_usable_folder(

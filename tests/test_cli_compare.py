@@ -21,7 +21,11 @@ import yaml
 from conftest import SMALL_SCENARIO
 
 from sim import cli
+from sim.cli.parser import DEFAULT_COMPARE_SEED, parse_variant
 from sim.experiments import compare as experiment
+from sim.experiments import design
+from sim.foundation.errors import UsageError
+from sim.results import dataset
 
 DATA_FILES = {
     "runs.parquet",
@@ -90,7 +94,7 @@ def entries(folder: Path) -> set[str]:
 
 
 def run_files(state: Path) -> list[str]:
-    return sorted(p.name for p in (state / "runs").glob("*.json"))
+    return sorted(p.name for p in (state / "runs").glob("*.parquet"))
 
 
 # --------------------------------------------------------------------------- results
@@ -191,7 +195,7 @@ def test_quiet_no_plots_and_default_folder(
     assert entries(tmp_path / out) == DATA_FILES
     assert entries(tmp_path / "results") == {"small-compare"}
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["seed"] == cli.DEFAULT_COMPARE_SEED and manifest["baseline"] == "fcfs"
+    assert manifest["seed"] == DEFAULT_COMPARE_SEED and manifest["baseline"] == "fcfs"
 
 
 def test_spec_file_in_a_subprocess_with_two_processes(spec_file: Path, tmp_path: Path) -> None:
@@ -307,7 +311,7 @@ def test_options_override_the_spec(spec_file: Path, tmp_path: Path, capsys: Any)
     ],
 )
 def test_parse_variant(item: str, expected: tuple[str, dict[str, Any]]) -> None:
-    assert cli.parse_variant(item) == expected
+    assert parse_variant(item) == expected
 
 
 @pytest.mark.parametrize(
@@ -327,8 +331,8 @@ def test_parse_variant(item: str, expected: tuple[str, dict[str, Any]]) -> None:
     ],
 )
 def test_parse_variant_errors(item: str, message: str) -> None:
-    with pytest.raises(cli.UsageError, match="--variant") as err:
-        cli.parse_variant(item)
+    with pytest.raises(UsageError, match="--variant") as err:
+        parse_variant(item)
     assert message in str(err.value)
 
 
@@ -378,7 +382,8 @@ SPEC_ERRORS = [
     pytest.param({"scenario": None}, "scenario: expected", id="no-scenario"),
     pytest.param({"replications": 1}, "replications", id="replications"),
     pytest.param({"seed": -1}, "seed", id="seed"),
-    pytest.param({"varients": {}}, "unknown key(s) 'varients'", id="typo"),
+    pytest.param({"varients": {}}, "varients: unknown key; allowed: scenario, overrides,",
+                 id="typo"),
     pytest.param({"variants": []}, "variants: expected a mapping", id="variants-list"),
     pytest.param({"variants": {"a b": {}}}, "the name 'a b'", id="variant-name"),
     pytest.param({"variants": {"a": [1]}}, "variants.a", id="variant-overrides"),
@@ -446,20 +451,20 @@ def test_refuses_folders_that_are_not_results_or_state(
 def test_interrupted_comparison_resumes(
     scenario_file: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = experiment._one_run
-    calls: list[tuple[str, int]] = []
+    real = design.run_point
+    calls: list[tuple[int, int]] = []
     stop_after = 4
 
-    def interrupted(scn: Any, variant: str, replication: int, seed: int,
+    def interrupted(scn: Any, point: int, replication: int, seed: int,
                     *rest: Any) -> dict[str, Any]:
         if len(calls) == stop_after:
             raise KeyboardInterrupt  # Ctrl-C in the middle of the 5th run
-        calls.append((variant, replication))
-        return real(scn, variant, replication, seed, *rest)
+        calls.append((point, replication))
+        return real(scn, point, replication, seed, *rest)
 
     out = tmp_path / "out"
     state = tmp_path / "out.partial"
-    monkeypatch.setattr(experiment, "_one_run", interrupted)
+    monkeypatch.setattr(design, "run_point", interrupted)
     assert cli.main(compare_args(scenario_file, out)) == cli.EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert "interrupted" in err and "4 finished runs" in err and "out.partial" in err
@@ -470,7 +475,7 @@ def test_interrupted_comparison_resumes(
     assert (state / "spec.json").is_file()
 
     calls.clear()
-    monkeypatch.setattr(experiment, "_one_run", lambda *a: calls.append(a[1:3]) or real(*a))
+    monkeypatch.setattr(design, "run_point", lambda *a: calls.append(a[1:3]) or real(*a))
     assert cli.main(compare_args(scenario_file, out)) == 0
     captured = capsys.readouterr()
     assert len(calls) == 9 - stop_after  # only the missing runs
@@ -482,7 +487,7 @@ def test_interrupted_comparison_resumes(
     assert manifest["runs_computed"] == 9 - stop_after
 
     # the same tables as an uninterrupted comparison
-    monkeypatch.setattr(experiment, "_one_run", real)
+    monkeypatch.setattr(design, "run_point", real)
     fresh = tmp_path / "fresh"
     assert cli.main(compare_args(scenario_file, fresh)) == 0
     for name in ("runs.parquet", "earnings_replication0.parquet"):
@@ -497,7 +502,7 @@ def test_interrupted_before_any_run_keeps_nothing(
     def interrupt(*_args: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(experiment, "_one_run", interrupt)
+    monkeypatch.setattr(design, "run_point", interrupt)
     assert cli.main(compare_args(scenario_file, tmp_path / "out")) == cli.EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
     assert entries(tmp_path) == {"scenarios"}
@@ -506,7 +511,7 @@ def test_interrupted_before_any_run_keeps_nothing(
 def test_state_of_another_comparison_is_refused(
     scenario_file: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = experiment._one_run
+    real = design.run_point
     done: list[int] = []
 
     def one_run_then_stop(*args: Any) -> dict[str, Any]:
@@ -516,7 +521,7 @@ def test_state_of_another_comparison_is_refused(
         return real(*args)
 
     out, state = tmp_path / "out", tmp_path / "out.partial"
-    monkeypatch.setattr(experiment, "_one_run", one_run_then_stop)
+    monkeypatch.setattr(design, "run_point", one_run_then_stop)
     assert cli.main(compare_args(scenario_file, out)) == cli.EXIT_INTERRUPTED
     assert len(run_files(state)) == 1
     capsys.readouterr()
@@ -546,7 +551,7 @@ def test_a_single_variant_gives_intervals_only(
 
 def interrupt_after(monkeypatch: pytest.MonkeyPatch, runs: int) -> None:
     """Let ``runs`` runs finish, then Ctrl-C."""
-    real = experiment._one_run
+    real = design.run_point
     done: list[int] = []
 
     def one_run(*args: Any) -> dict[str, Any]:
@@ -555,7 +560,7 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, runs: int) -> None:
         done.append(1)
         return real(*args)
 
-    monkeypatch.setattr(experiment, "_one_run", one_run)
+    monkeypatch.setattr(design, "run_point", one_run)
 
 
 def test_a_damaged_run_file_is_an_error_until_repaired(
@@ -563,16 +568,16 @@ def test_a_damaged_run_file_is_an_error_until_repaired(
 ) -> None:
     """A truncated run file in <out>.partial: error naming it and --repair, before anything is
     computed; with --repair it is deleted and only that run is computed again."""
-    real = experiment._one_run
+    real = design.run_point
     out, state = tmp_path / "out", tmp_path / "out.partial"
     interrupt_after(monkeypatch, 4)
     assert cli.main(compare_args(scenario_file, out)) == cli.EXIT_INTERRUPTED
     victim = state / "runs" / run_files(state)[1]
-    victim.write_text(victim.read_text()[:40])  # truncated, as by a full disk
+    victim.write_bytes(victim.read_bytes()[:40])  # truncated, as by a full disk
     capsys.readouterr()
 
     calls: list[Any] = []
-    monkeypatch.setattr(experiment, "_one_run", lambda *a: calls.append(a[1:3]) or real(*a))
+    monkeypatch.setattr(design, "run_point", lambda *a: calls.append(a[1:3]) or real(*a))
     assert cli.main(compare_args(scenario_file, out)) == 2
     err = capsys.readouterr().err
     assert f"error: {victim} is damaged" in err and "--repair" in err
@@ -590,14 +595,16 @@ def test_a_damaged_run_file_is_an_error_until_repaired(
 def test_resumed_runs_are_counted_whatever_the_variant_names(
     scenario_file: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Variant names are URL-encoded in file names ('+' is '%2B'): the resumed count comes
-    from the store, which knows its own file names."""
+    """Variant names with any characters ('+', '.'): the runs are counted by the store (files
+    named by point and replication), the names kept in its points.json."""
     argv = ["compare", str(scenario_file), "--variant", "a+b:", "--variant", "c.d-e:workers=30",
             "--replications", "2", "--processes", "1", "--no-plots", "--out",
             str(tmp_path / "out")]
     interrupt_after(monkeypatch, 3)
     assert cli.main(argv) == cli.EXIT_INTERRUPTED
-    assert "a%2Bb-00000.json" in run_files(tmp_path / "out.partial")
+    state = tmp_path / "out.partial"
+    assert run_files(state) == [dataset.run_file_name(p, r) for p, r in [(0, 0), (0, 1), (1, 0)]]
+    assert dataset.load_points(state)["variant"].tolist() == ["a+b", "c.d-e"]
     monkeypatch.undo()
     assert cli.main(argv) == 0
     text = capsys.readouterr().out
@@ -632,3 +639,21 @@ def test_bad_set_exits_2(scenario_file: Path, tmp_path: Path, capsys: Any) -> No
     assert cli.main(argv) == 2
     assert "--set 'workers': expected PATH=VALUE" in capsys.readouterr().err
     assert entries(tmp_path) == {"scenarios"}
+
+
+def test_an_older_versions_state_is_refused_with_the_reason(
+    scenario_file: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """<out>.partial of a comparison interrupted before issue 10 (one JSON file per run): not
+    resumed, kept, and the error says why and what to do."""
+    state = tmp_path / "out.partial"
+    (state / "runs").mkdir(parents=True)
+    (state / "spec.json").write_text(json.dumps(
+        {"written_by": "microwork", "kind": "comparison", "spec": {"seed": 1}}))
+    (state / "runs" / "fcfs-00000.json").write_text('{"row": {}, "earnings": []}')
+    assert cli.main(compare_args(scenario_file, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {state} holds the runs of a comparison interrupted under an "
+                          "older version of microwork")
+    assert "remove the folder" in err and (state / "runs" / "fcfs-00000.json").exists()
+    assert not (tmp_path / "out").exists()

@@ -25,6 +25,7 @@ from sim.experiments.executors import (
     open_executor,
 )
 from sim.experiments.sweep import SweepResult
+from sim.foundation.errors import ExecutorError
 
 distributed = pytest.importorskip("distributed")
 
@@ -117,14 +118,14 @@ def test_processes_picks_the_executor() -> None:
 
 
 @pytest.mark.parametrize("spec", ["threads", "Dask", 3, "local:2"])
-def test_unknown_executor_is_a_scenario_error(spec: Any) -> None:
-    with pytest.raises(sim.ScenarioError, match="executor: unknown executor") as err:
+def test_unknown_executor_is_an_executor_error(spec: Any) -> None:
+    with pytest.raises(ExecutorError, match="executor: unknown executor") as err:
         make_executor(spec)
     assert "inprocess" in str(err.value) and "tcp://host:8786" in str(err.value)
 
 
-def test_unreachable_scheduler_is_a_scenario_error() -> None:
-    with pytest.raises(sim.ScenarioError, match="cannot reach a Dask scheduler"):
+def test_unreachable_scheduler_is_an_executor_error() -> None:
+    with pytest.raises(ExecutorError, match="cannot reach a Dask scheduler"):
         DaskExecutor("tcp://127.0.0.1:9", timeout="1s")
 
 

@@ -18,12 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import SMALL_SCENARIO
 
 import sim
 import sim.experiments.compare as experiment
+from sim.experiments import design
 from sim.experiments.compare import Comparison, compare
-from sim.foundation.errors import StoreError
+from sim.foundation.errors import SpecError, StoreError
+from sim.results import dataset
+from sim.results import storage as folders
 from sim.scenario.allocation import RULE_PARAMS as RULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +58,6 @@ def baseline_cmp() -> Comparison:
 
 def test_policy_variants_match_the_shipped_comparison() -> None:
     """The variants tested here are those of scenarios/policies.yaml."""
-    import yaml
-
     spec = yaml.safe_load((ROOT / "scenarios" / "policies.yaml").read_text())
     for name, changes in POLICY_VARIANTS.items():
         assert spec["variants"][name] == changes, name
@@ -160,7 +162,7 @@ def test_ample_supply_latency_equals_the_window() -> None:
         assert inc["ci_high"] <= AMPLE_WINDOW
     res = sim.run(sim.override(sim.load_scenario(AMPLE),
                                {"platform.allocation": {"rule": "lottery", "window": 60}}),
-                  seed=experiment.replication_seed(3, 0))
+                  seed=design.replication_seed(3, 0))
     latency = (res.tasks["claimed_at"] - res.tasks["released_at"]).dropna()
     assert len(latency) > 400
     np.testing.assert_allclose(latency, AMPLE_WINDOW, atol=1e-6)
@@ -217,22 +219,25 @@ class Interrupted(Exception):
     pass
 
 
-ONE_RUN = experiment._one_run  # the real one, before any monkeypatching
+RUN_POINT = design.run_point  # the real one, before any monkeypatching
 
 
-def counting(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) -> list[tuple]:
-    """Wrap sim.experiment._one_run (processes=1 mode) to record the runs actually computed;
-    with ``fail_after`` the next run after that many raises, as if the process were killed."""
+def counting(monkeypatch: pytest.MonkeyPatch, variants: dict[str, Any] = TINY_VARIANTS,
+             fail_after: int | None = None) -> list[tuple]:
+    """Wrap the design's run of one point (processes=1 mode) to record the (variant,
+    replication) of the runs actually computed; with ``fail_after`` the next run after that
+    many raises, as if the process were killed."""
     calls: list[tuple] = []
+    names = list(variants)
 
-    def wrapper(scn: sim.Scenario, variant: str, replication: int, seed: int,
+    def wrapper(scn: sim.Scenario, point: int, replication: int, seed: int,
                 *rest: Any) -> dict:
         if fail_after is not None and len(calls) >= fail_after:
             raise Interrupted
-        calls.append((variant, replication))
-        return ONE_RUN(scn, variant, replication, seed, *rest)
+        calls.append((names[point], replication))
+        return RUN_POINT(scn, point, replication, seed, *rest)
 
-    monkeypatch.setattr(experiment, "_one_run", wrapper)
+    monkeypatch.setattr(design, "run_point", wrapper)
     return calls
 
 
@@ -246,7 +251,7 @@ def test_resume_after_interruption(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
                 state_dir=state)
     assert len(done) == 5
-    assert len(list((state / "runs").glob("*.json"))) == 5
+    assert len(list((state / "runs").glob("*.parquet"))) == 5
 
     calls = counting(monkeypatch)
     resumed = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1,
@@ -268,7 +273,7 @@ def test_resume_after_lost_run_files(tmp_path: Path, monkeypatch: pytest.MonkeyP
     state = tmp_path / "state"
     compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
             state_dir=state)
-    files = sorted((state / "runs").glob("*.json"))
+    files = sorted((state / "runs").glob("*.parquet"))
     assert len(files) == 12
     for f in files[::4]:
         f.unlink()
@@ -326,7 +331,7 @@ def test_pool_with_state_dir_resumes(tmp_path: Path, tiny_reference: Comparison)
     state = tmp_path / "state"
     compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=2, progress=False,
             state_dir=state)
-    for f in sorted((state / "runs").glob("*.json"))[1::3]:
+    for f in sorted((state / "runs").glob("*.parquet"))[1::3]:
         f.unlink()
     resumed = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=2,
                       progress=False, state_dir=state)
@@ -340,7 +345,7 @@ def test_target_adds_replications_until_the_goal(monkeypatch: pytest.MonkeyPatch
     comparison cut to the previous step's replications misses the goal."""
     goal = 0.006
     variants = {"fcfs": {}, "lottery": TINY_VARIANTS["lottery"]}
-    calls = counting(monkeypatch)
+    calls = counting(monkeypatch, variants)
     cmp = compare(tiny(), variants, replications=3, seed=2, processes=1, progress=False,
                   target={"metric": GINI, "half_width": goal, "max_replications": 60})
     n = cmp.runs["replication"].nunique()
@@ -377,7 +382,7 @@ def test_target_stops_at_max_replications() -> None:
 
 # ------------------------------------------------------------------ input errors
 def test_compare_input_errors() -> None:
-    with pytest.raises(sim.ScenarioError, match="variants"):
+    with pytest.raises(SpecError, match="variants"):
         compare(tiny(), {}, replications=2, processes=1, progress=False)
     with pytest.raises(ValueError, match="replications"):
         compare(tiny(), {"fcfs": {}}, replications=1, processes=1, progress=False)
@@ -387,25 +392,32 @@ def test_compare_input_errors() -> None:
 
 
 def test_any_variant_name_stays_inside_the_state_folder(tmp_path: Path) -> None:
-    """Variant names are free text; their state files are encoded names inside state_dir."""
+    """Variant names are free text: they are values of points.json, never file names; the
+    runs are files named by point and replication inside state_dir."""
     state = tmp_path / "state"
-    cmp = compare(SMALL_SCENARIO, {"../x": {}, "react in 5s / b": {}}, replications=2,
+    names = ["../x", "react in 5s / b"]
+    cmp = compare(SMALL_SCENARIO, {name: {} for name in names}, replications=2,
                   processes=1, progress=False, state_dir=state)
-    assert set(cmp.runs["variant"]) == {"../x", "react in 5s / b"}
-    files = [p for p in tmp_path.rglob("*.json") if p.name != "spec.json"]
-    assert len(files) == 4 and all(p.parent == state / "runs" for p in files)
+    assert set(cmp.runs["variant"]) == set(names)
+    runs = sorted(p.name for p in (state / "runs").iterdir())
+    assert runs == [dataset.run_file_name(p, r) for p in range(2) for r in range(2)]
+    assert all(state in p.parents for p in tmp_path.rglob("*") if p != state)
+    assert json.loads((state / "points.json").read_text())["values"] == [[n] for n in names]
 
 
 def test_bad_variant_name_baseline_and_metric_fail_before_any_run() -> None:
-    """The variant names, the baseline and the target metric are checked up front."""
-    with pytest.raises(sim.ScenarioError, match="a variant needs a name"):
+    """The variant names, the baseline and the target are checked up front."""
+    with pytest.raises(SpecError, match="a variant needs a name"):
         compare(SMALL_SCENARIO, {"": {}}, replications=2, processes=1, progress=False)
-    with pytest.raises(sim.ScenarioError, match="baseline: unknown variant 'nope'"):
+    with pytest.raises(SpecError, match="baseline: unknown variant 'nope'"):
         compare(SMALL_SCENARIO, {"a": {}}, replications=2, processes=1, progress=False,
                 baseline="nope")
-    with pytest.raises(sim.ScenarioError, match=r"target\.metric: unknown metric 'gni'"):
+    with pytest.raises(SpecError, match=r"target\.metric: unknown metric 'gni'"):
         compare(SMALL_SCENARIO, {"a": {}}, replications=2, processes=1, progress=False,
                 target={"metric": "gni", "half_width": 0.1})
+    with pytest.raises(SpecError, match=r"target\.half_width: expected more than 0 \(got -1\)"):
+        compare(SMALL_SCENARIO, {"a": {}}, replications=2, processes=1, progress=False,
+                target={"metric": "earnings_gini", "half_width": -1})
 
 
 def test_single_variant_paired_table_has_its_columns() -> None:
@@ -425,9 +437,9 @@ def test_damaged_state_files_are_errors_until_repaired(
     state = tmp_path / "state"
     compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
             state_dir=state)
-    files = sorted((state / "runs").glob("*.json"))
-    files[0].write_text(files[0].read_text()[:100])
-    files[5].write_text('{"row": {"variant": "fcfs"}}')
+    files = sorted((state / "runs").glob("*.parquet"))
+    files[0].write_bytes(files[0].read_bytes()[:100])
+    files[5].write_bytes(files[6].read_bytes())  # another run's row: misplaced
     calls = counting(monkeypatch)
     with pytest.raises(StoreError, match=f"{files[0].name} is damaged.*1 more damaged file"
                                          ".*--repair"):
@@ -451,8 +463,6 @@ def test_state_files_are_written_atomically(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """spec.json and every run file go through a temporary name and os.replace: a write
     that fails leaves no file under the final name."""
-    from sim.results import storage as folders
-
     class FullDisk:
         """The os module as sim.results.storage sees it, except that renaming fails."""
 
@@ -469,3 +479,49 @@ def test_state_files_are_written_atomically(tmp_path: Path,
         compare(tiny(), TINY_VARIANTS, replications=2, seed=5, processes=1, progress=False,
                 state_dir=state)
     assert [p.name for p in state.iterdir()] == []  # neither spec.json nor its temporary
+
+
+# ------------------------------------------------------------------ one machinery
+def test_a_comparison_and_a_sweep_of_the_same_points_give_the_same_runs() -> None:
+    """Comparisons and sweeps run through the same design: the variants of a comparison and
+    the points of a sweep that set the same values give the same rows (seeds and every
+    metric), bit for bit."""
+    caps = [3, 10, None]
+    cmp = compare(tiny(), {f"cap {c}": {"platform.daily_cap": c} for c in caps},
+                  replications=2, seed=5, processes=1, progress=False)
+    swept = sim.sweep(tiny(), {"platform.daily_cap": caps}, replications=2, seed=5,
+                      executor="inprocess", progress=False)
+    metrics = [c for c in cmp.runs.columns if c != "variant"]
+    pd.testing.assert_frame_equal(cmp.runs[metrics], swept.runs[metrics], check_exact=True)
+    assert cmp.stats.keys() == swept.stats.keys()
+
+
+def test_lost_earnings_table_recomputes_its_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                tiny_reference: Comparison) -> None:
+    """The workers table of replication 0 (the earnings of the Lorenz overlay) is part of a
+    finished run: a run whose table is missing is computed again."""
+    state = tmp_path / "state"
+    compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1, progress=False,
+            state_dir=state)
+    kept = sorted((state / "tables" / "workers").iterdir())
+    assert [p.name for p in kept] == [dataset.run_file_name(p, 0) for p in range(3)]
+    kept[1].unlink()
+    calls = counting(monkeypatch)
+    again = compare(tiny(), TINY_VARIANTS, replications=4, seed=5, processes=1,
+                    progress=False, state_dir=state)
+    assert calls == [("lottery", 0)]
+    assert_same(again, tiny_reference)
+
+
+def test_the_state_of_an_older_version_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """A comparison state folder of the JSON format (one file per run) is not resumed: the
+    error says so and how to go on."""
+    state = tmp_path / "state"
+    (state / "runs").mkdir(parents=True)
+    (state / "spec.json").write_text(json.dumps(
+        {"written_by": "microwork", "kind": "comparison", "spec": {"seed": 5}}))
+    (state / "runs" / "fcfs-00000.json").write_text('{"row": {}, "earnings": []}')
+    with pytest.raises(StoreError, match=r"older version of microwork.*cannot resume: remove"):
+        compare(tiny(), TINY_VARIANTS, replications=2, seed=5, processes=1, progress=False,
+                state_dir=state)
+    assert (state / "runs" / "fcfs-00000.json").exists()

@@ -15,17 +15,24 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 import sim
 from sim.cli import main
+from sim.experiments.calibration import CalibrationReport
 from sim.foundation.errors import StoreError
 from sim.presentation import html as html_report
+from sim.presentation.figures import registry
 from sim.results import storage as folders_module
+from tests.conftest import SMALL_SCENARIO
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTEFACTS = ROOT / "results" / "test-artefacts"
@@ -41,8 +48,6 @@ SKIP_BROWSER = os.environ.get("MICROWORK_SKIP_BROWSER") == "1"
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A run folder, a run folder without plots, and a comparison folder of the small scenario,
     written by the ``microwork`` command itself."""
-    from tests.conftest import SMALL_SCENARIO
-
     base = tmp_path_factory.mktemp("report")
     scenario = base / "small.yaml"
     scenario.write_text(yaml.safe_dump(SMALL_SCENARIO))
@@ -76,14 +81,14 @@ def test_run_report(folders: dict[str, Path], capsys: Any) -> None:
     page = out.read_text()
     _check_self_contained(page)
     assert page.startswith("<!DOCTYPE html>")
-    assert "Scenario &#x27;small&#x27;" in page  # describe_scenario, escaped
+    assert "Scenario &#39;small&#39;" in page  # describe_scenario, escaped
     assert "Headline metrics" in page and "Earnings Gini" in page
     for profile in ("employee", "student", "always_on"):
         assert f">{profile}</td>" in page
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == 4
-    for name, _ in html_report.RUN_FIGURES:
-        assert f"<strong>{name}</strong>" in page
+    for figure in registry.RUN:
+        assert f"<strong>{figure.file}</strong>: {figure.caption}</figcaption>" in page
     manifest = json.loads((folder / "manifest.json").read_text())
     assert f">{manifest['package_version']}</td>" in page
     assert "Scenario as run (YAML)" in page
@@ -113,10 +118,6 @@ def test_comparison_report(folders: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_calibration_report(tmp_path: Path) -> None:
-    import pandas as pd
-
-    from sim.experiments.calibration import CalibrationReport
-
     table = pd.DataFrame([{"id": "x_share", "quantity": "a share", "role": "fitted",
                            "status": "confirmed", "published": 0.2, "unit": "share",
                            "tolerance": 0.05, "simulated": 0.21, "se": 0.01, "ci_low": 0.19,
@@ -130,6 +131,27 @@ def test_calibration_report(tmp_path: Path) -> None:
     assert "x_share" in page and "0.2 ± 0.05" in page and "[0.19, 0.23]" in page
     assert page.count('<img src="data:image/png;base64,') == 1
     assert "does not record the scenario" in page
+
+
+def test_scenario_text_is_escaped_and_styles_are_inlined(tmp_path: Path) -> None:
+    """Scenario text goes through the templates' autoescaping; the page's styles are the CSS
+    file of the package, inlined; its generator tag is where check_report_target looks."""
+    hostile = "<script>alert('x')</script> & <b>bold</b>"
+    scenario = {**SMALL_SCENARIO, "horizon": "1d", "name": f"n{hostile}",
+                "description": f"d{hostile}"}
+    scenario["profiles"] = {**scenario["profiles"]}
+    scenario["profiles"]["student"] = {**scenario["profiles"]["student"],
+                                       "description": f"p{hostile}"}
+    folder = sim.run(scenario).save(tmp_path / "run")
+    page = html_report.write_report(folder).read_text()
+    _check_self_contained(page)
+    assert "<script" not in page and "<b>" not in page
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
+    for prefix in ("n", "d", "p"):
+        assert prefix + escaped in page, prefix
+    css = (resources.files("sim.presentation") / "templates" / "report.css").read_text()
+    assert f"<style>\n{css}" in page
+    assert folders_module.REPORT_GENERATOR in page[:4096]
 
 
 def test_bad_folders_exit_2(tmp_path: Path, capsys: Any) -> None:
@@ -201,8 +223,6 @@ def test_load_result_of_a_folder_that_is_not_a_run(folders: dict[str, Path]) -> 
 def test_sweep_and_sensitivity_reports(tmp_path: Path, capsys: Any) -> None:
     """A sweep or sensitivity folder is reported as such (it was taken for a comparison):
     the scenario, its table, its plots and the manifest."""
-    from tests.conftest import SMALL_SCENARIO
-
     (tmp_path / "small.yaml").write_text(yaml.safe_dump({**SMALL_SCENARIO, "horizon": "1d"}))
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(
         {"scenario": "small.yaml", "grid": {"platform.daily_cap": [3, None]},
@@ -226,7 +246,7 @@ def test_sweep_and_sensitivity_reports(tmp_path: Path, capsys: Any) -> None:
     assert main(["report", str(screen)]) == 0
     page = (screen / "report.html").read_text()
     _check_self_contained(page)
-    assert "Morris screening of small" in page and ">mu_star</td>" in page
+    assert "Morris screening of small" in page and ">mu_star</th>" in page
     assert "<strong>morris.png</strong>" in page and "Problem (YAML)" in page
 
 
@@ -245,9 +265,6 @@ def test_report_never_overwrites_another_file(folders: dict[str, Path], tmp_path
 
 def test_notebook_displays() -> None:
     """Runs, comparisons and calibration reports display as HTML tables in notebooks."""
-    import sim
-    from tests.conftest import SMALL_SCENARIO
-
     res = sim.run(SMALL_SCENARIO, seed=1)
     page = res._repr_html_()
     assert "<table" in page and "Earnings Gini" in page and "always_on" in page
@@ -270,11 +287,9 @@ def browser() -> Iterator[Any]:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         pytest.fail(f"{', '.join(missing)} not found: install Debian's chromium and "
-                    "chromium-driver (.ci/run does), or set MICROWORK_SKIP_BROWSER=1 to skip")
+                    "chromium-driver (python3 dev.py test does), or set "
+                    "MICROWORK_SKIP_BROWSER=1 to skip")
     os.environ.setdefault("SE_OFFLINE", "true")  # never let selenium look for a driver online
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     profile = Path(tempfile.mkdtemp(prefix="microwork-chromium-"))
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,13 @@ from conftest import SMALL_SCENARIO
 
 import sim
 from sim import cli
-from sim.experiments import compare as experiment
+from sim.cli.output import default_out
+from sim.experiments import design
 from sim.experiments.compare import save_comparison
 from sim.foundation.errors import StoreError
+from sim.results import dataset
 from sim.results import storage as folders
 
-SWEEP = sys.modules["sim.experiments.sweep"]  # the module (sim.experiments.sweep is the function)
 PROBLEM = {"batches": {"scale": "requesters.batches_per_day", "bounds": [0.5, 2]}}
 TARGETS = """id,market,quantity,value,unit,tolerance,status,source
 tiny_commission,tiny,platform commission,0.2,share,0.01,confirmed,test
@@ -108,7 +108,7 @@ def nothing_computed(monkeypatch: pytest.MonkeyPatch) -> None:
     def computed(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a run was computed before the output folder was checked")
 
-    for module in (sim, experiment, SWEEP):
+    for module in (sim, design):
         monkeypatch.setattr(module, "run", computed)
 
 
@@ -186,6 +186,17 @@ def test_other_kinds_old_results_and_stray_files_are_refused(
     assert "is not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_result_records_its_provenance(kind: str, inputs: dict[str, Path],
+                                             tmp_path: Path) -> None:
+    """Every manifest says which version of microwork wrote the folder: package version and
+    git commit (``calibrate`` once recorded neither)."""
+    out = tmp_path / "out"
+    assert cli.main(command(kind, inputs, out)) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["package_version"] == sim.__version__ and "git_commit" in manifest
+
+
 # --------------------------------------------------------------------------- API savers
 
 
@@ -255,8 +266,7 @@ def test_a_state_folder_with_stray_files_is_refused(
         kind: str, inputs: dict[str, Path], tmp_path: Path, capsys: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
-    module = experiment if kind == "comparison" else SWEEP
-    real = module.run
+    real = design.run
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         if interrupted.calls:  # type: ignore[attr-defined]
@@ -265,14 +275,14 @@ def test_a_state_folder_with_stray_files_is_refused(
         return real(*args, **kwargs)
 
     interrupted.calls = 0  # type: ignore[attr-defined]
-    monkeypatch.setattr(module, "run", interrupted)
+    monkeypatch.setattr(design, "run", interrupted)
     assert cli.main(command(kind, inputs, out)) == cli.EXIT_INTERRUPTED
     state = tmp_path / "out.partial"
     spec = json.loads((state / "spec.json").read_text())
     assert spec["written_by"] == "microwork"
     (state / "runs" / "thesis.tex").write_text("years of work")
     before = snapshot(state)
-    monkeypatch.setattr(module, "run", real)
+    monkeypatch.setattr(design, "run", real)
     assert cli.main(command(kind, inputs, out)) == 2
     err = capsys.readouterr().err
     assert "thesis.tex" in err and "Traceback" not in err
@@ -286,8 +296,9 @@ def test_stale_temporary_files_in_a_state_folder_are_removed(tmp_path: Path) -> 
     first = sim.compare(tiny(), variants, replications=2, processes=1, progress=False,
                         state_dir=state)
     dead = 2**22 + 12345  # beyond the default pid_max: no such process
-    stale = state / "runs" / f".fcfs-00000.json.microwork-tmp-{dead}-{folders._host()}-abc123"
-    stale.write_text('{"row": {"varia')
+    name = dataset.run_file_name(0, 0)
+    stale = state / "runs" / f".{name}.microwork-tmp-{dead}-{folders._host()}-abc123"
+    stale.write_bytes(b"PAR1 half a run")
     again = sim.compare(tiny(), variants, replications=2, processes=1, progress=False,
                         state_dir=state)
     assert not stale.exists()
@@ -323,6 +334,4 @@ def test_long_names_are_capped() -> None:
     assert len(name) <= folders.NAME_LIMIT + 11 and name.startswith("market_market")
     assert folders.safe_name(long + "x") != name  # distinct names stay distinct
     assert folders.safe_name("baseline") == "baseline"
-    assert len(cli.default_out(long, 3).name) < 120
-    assert len(experiment.run_file_name("v" * 300, 1)) < 120
-    assert experiment.run_file_name("a+b", 2) == "a%2Bb-00002.json"
+    assert len(default_out(long, 3).name) < 120

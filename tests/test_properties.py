@@ -38,7 +38,7 @@ Each case runs in a forked child process (:func:`run_case`) and passes when eith
 
 * ``sim.load_scenario(data)`` raises :class:`sim.ScenarioError`, or ``sim.run`` raises it
   before the run starts (a resource guard refusing a scenario too large to run); or
-* ``sim.run(scenario, seed=seed)`` completes, ``sim.invariants.check(result) == []`` and the
+* ``sim.run(scenario, seed=seed)`` completes, ``invariants.check(result) == []`` and the
   result tables hold no NaN or infinity where a value is defined (:func:`nonfinite`):
 
   - money, finite everywhere: ``tasks.reward``, ``tasks.fee``, ``tasks.paid``,
@@ -95,9 +95,9 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 import sim
-import sim.results.invariants
-from sim.experiments.calibration import MEASURES
+from sim.analysis.measures import MEASURES
 from sim.foundation.units import UNITS
+from sim.results import invariants
 from sim.scenario.allocation import RULE_PARAMS as RULES
 
 pytestmark = pytest.mark.slow
@@ -242,7 +242,7 @@ def _evaluate(data: Any, seed: int) -> Outcome:
         except sim.ScenarioError as exc:
             return Outcome("refused_at_run", str(exc))
         phase = "check"
-        problems = sim.invariants.check(result) + nonfinite(result)
+        problems = invariants.check(result) + nonfinite(result)
         return Outcome("violations", problems=tuple(problems)) if problems else Outcome("ok")
     except BaseException as exc:  # every other exception is the finding
         where, trace = _where(exc)

@@ -20,7 +20,8 @@ import simpy
 import sim
 from sim.cli import main
 from sim.core import clock
-from sim.core.population import apportion
+from sim.core.population import apportion, build_population
+from sim.foundation.streams import Streams
 from sim.presentation import figures as plots
 from sim.presentation import text as report
 from sim.results import invariants
@@ -192,9 +193,6 @@ def test_apportion_always_sums_to_the_total(total: int, shares: list[float]) -> 
 
 def test_population_of_a_million_has_every_worker_in_a_profile() -> None:
     """No ghost worker: every worker belongs to a profile and has a positive speed."""
-    from sim.core.population import build_population
-    from sim.foundation.streams import Streams
-
     scn = sim.override(sim.load_scenario(BASELINE), {
         "workers": 1_200_001, "horizon": "1h", "profiles.employee.share": 0.2800004,
         "profiles.part_time.share": 0.5, "profiles.distressed.share": 0.22})

@@ -23,12 +23,13 @@ import sim
 from sim.cli import main
 from sim.experiments.sensitivity import (
     SensitivityResult,
-    expand_path,
     load_sensitivity_spec,
     parse_problem,
     sample,
 )
+from sim.foundation.errors import SpecError
 from sim.results import dataset
+from sim.scenario.paths import expand_path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ["earnings_gini", "claim_latency_mean"]
@@ -184,7 +185,12 @@ def test_parameters_set_and_scale() -> None:
 @pytest.mark.parametrize(("problem", "message"), [
     ({}, "problem: expected a mapping"),
     ({"a": 3}, "problem.a: expected"),
-    ({"a": {"set": "workers", "bounds": [1, 2], "step": 1}}, r"unknown key\(s\) 'step'"),
+    ({"a": {"set": "workers", "bounds": [1, 2], "step": 1}},
+     r"problem\.a\.step: unknown key; allowed: set, scale, bounds, log, integer"),
+    ({"a": {"set": "workers", "bounds": [1, "2"]}},
+     r"problem\.a\.bounds\.1: expected a number \(got '2'\)"),
+    ({"a": {"set": ["workers", ""], "bounds": [1, 2]}},
+     r"problem\.a\.set: expected a dotted scenario path or a list of them"),
     ({"a": {"set": "workers", "scale": "workers", "bounds": [1, 2]}}, "exactly one of"),
     ({"a": {"set": "workers", "bounds": [2, 1]}}, r"problem.a.bounds: expected \[low, high\]"),
     ({"a": {"scale": "workers", "bounds": [0, 1], "log": True}}, "needs positive bounds"),
@@ -195,19 +201,20 @@ def test_parameters_set_and_scale() -> None:
      "already changed by parameter 'a'"),
 ])
 def test_bad_problems(problem: dict[str, Any], message: str) -> None:
-    with pytest.raises(sim.ScenarioError, match=message):
+    with pytest.raises(SpecError, match=message):
         parse_problem(problem, sim.load_scenario(market()))
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"method": "fast"}, "method: got 'fast'; allowed: sobol, morris"),
-    ({"n": 24}, "n: got 24; Sobol' sampling needs a power of 2"),
-    ({"outputs": ["gini"]}, "outputs: unknown metric 'gini'"),
-    ({"problem": {"workers": [10, 1000]}, "n": 2}, r"(?s)sample point \d+: .*workers"),
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"method": "fast"}, SpecError, "method: got 'fast'; allowed: sobol, morris"),
+    ({"n": 24}, SpecError, "n: got 24; Sobol' sampling needs a power of 2"),
+    ({"outputs": ["gini"]}, SpecError, "outputs: unknown metric 'gini'"),
+    ({"problem": {"workers": [10, 1000]}, "n": 2}, sim.ScenarioError,
+     r"(?s)sample point \d+: .*workers"),
 ])
-def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
     args = {"problem": PROBLEM, "outputs": OUTPUTS, **kwargs}
-    with pytest.raises(sim.ScenarioError, match=message):
+    with pytest.raises(error, match=message):
         sim.sensitivity(market(), executor="inprocess", progress=False, **args)
 
 
@@ -250,9 +257,10 @@ def test_cli_sensitivity_writes_the_result_folder(tmp_path: Path, capsys: Any) -
     ({"method": "fast"}, [], "method: got 'fast'"),
     ({"n": 6, "method": "sobol"}, [], "n: got 6; Sobol' sampling needs a power of 2"),
     ({"problem": {"a": {"set": "workers"}}}, [], "problem.a.bounds"),
-    ({"outputs": "gini"}, [], "outputs: expected a non-empty list"),
-    ({"second_order": "yes"}, [], "second_order: expected true or false"),
-    ({"sample": 3}, [], "unknown key(s) 'sample'"),
+    ({"outputs": "gini"}, [], "screen.yaml: outputs: expected a list (got 'gini')"),
+    ({"outputs": []}, [], "screen.yaml: outputs: expected a non-empty list"),
+    ({"second_order": "yes"}, [], "screen.yaml: second_order: expected true or false"),
+    ({"sample": 3}, [], "screen.yaml: sample: unknown key; allowed: scenario, overrides,"),
     ({}, ["--n", "1"], "--n: must be 2 or more"),
 ])
 def test_cli_sensitivity_bad_input_exits_2(tmp_path: Path, capsys: Any,

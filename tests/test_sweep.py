@@ -24,10 +24,12 @@ import yaml
 from conftest import SMALL_SCENARIO
 
 import sim
+from sim.analysis.statistics import interval
 from sim.cli import main
-from sim.experiments.compare import interval, replication_seed
+from sim.experiments import design
+from sim.experiments.design import replication_seed
 from sim.experiments.sweep import SweepResult, grid_points, load_sweep_spec, parse_grid
-from sim.foundation.errors import StoreError
+from sim.foundation.errors import SpecError, StoreError
 from sim.results import dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +115,7 @@ def test_a_tighter_cap_changes_the_market(reference: SweepResult) -> None:
     ({"platform.daily_cap": [1], "x,platform.daily_cap": [[1, 2]]}, "set by two axes"),
 ])
 def test_bad_grids(grid: dict[str, Any], message: str) -> None:
-    with pytest.raises(sim.ScenarioError, match=message):
+    with pytest.raises(SpecError, match=message):
         parse_grid(grid)
 
 
@@ -128,19 +130,20 @@ def test_bad_points_fail_before_any_run(grid: dict[str, Any], message: str,
     """Every point is validated before the first run; the error names the point, the field
     and the value."""
     calls: list[Any] = []
-    monkeypatch.setattr(sys.modules["sim.experiments.sweep"], "run_point",
-                        lambda *a: calls.append(a))
+    monkeypatch.setattr(design, "run_point", lambda *a: calls.append(a))
     with pytest.raises(sim.ScenarioError, match=message):
         sim.sweep(tiny(), grid, replications=1, executor="inprocess", progress=False)
     assert calls == []
 
 
 def test_other_argument_errors() -> None:
-    with pytest.raises(sim.ScenarioError, match="replications: expected a whole number"):
+    with pytest.raises(SpecError, match="replications: expected a whole number from 1, got 0"):
         sim.sweep(tiny(), GRID, replications=0, progress=False)
-    with pytest.raises(sim.ScenarioError, match="tables: got 'sessions'"):
+    with pytest.raises(TypeError, match="replications: expected a whole number"):
+        sim.sweep(tiny(), GRID, replications=2.5, progress=False)
+    with pytest.raises(SpecError, match="tables: got 'sessions'"):
         sim.sweep(tiny(), GRID, tables=["sessions"], store="x", progress=False)
-    with pytest.raises(sim.ScenarioError, match="needs a store folder"):
+    with pytest.raises(SpecError, match="needs a store folder"):
         sim.sweep(tiny(), GRID, tables=["workers"], progress=False)
 
 
@@ -171,9 +174,9 @@ def test_dataset_and_query_helpers(tmp_path: Path, reference: SweepResult) -> No
     workers = dataset.load_table(store, "workers", points=[2])
     assert set(workers["replication"]) == {0, 1, 2} and (workers["point"] == 2).all()
     assert len(workers) == 3 * 60
-    with pytest.raises(sim.ScenarioError, match="unknown column"):
+    with pytest.raises(SpecError, match="unknown column"):
         dataset.load_runs(store, metrics=["gini"])
-    with pytest.raises(sim.ScenarioError, match="no tasks tables kept"):
+    with pytest.raises(StoreError, match="no tasks tables kept"):
         dataset.load_table(store, "tasks")
 
 
@@ -191,7 +194,7 @@ def test_saved_result_folder_reads_back(tmp_path: Path, reference: SweepResult) 
 KILL_SCRIPT = """
 import json, sys, time
 import sim
-import sim.experiments.sweep as module
+import sim.experiments.design as module
 original = module.run_point
 
 def slow(*args):
@@ -208,15 +211,14 @@ sim.sweep(scenario, grid, replications=3, seed=7, executor="inprocess", store=st
 
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Record the (point, replication) of every run actually computed (in-process)."""
-    module = sys.modules["sim.experiments.sweep"]
-    original = module.run_point
+    original = design.run_point
     calls: list[tuple[int, int]] = []
 
     def wrapper(scn: sim.Scenario, point: int, replication: int, *rest: Any) -> Any:
         calls.append((point, replication))
         return original(scn, point, replication, *rest)
 
-    monkeypatch.setattr(module, "run_point", wrapper)
+    monkeypatch.setattr(design, "run_point", wrapper)
     return calls
 
 
@@ -340,9 +342,9 @@ def test_cli_sweep_set_and_replications(tmp_path: Path, capsys: Any) -> None:
 
 @pytest.mark.parametrize(("fields", "args", "message"), [
     ({"grid": {"platform.daily_cap": 3}}, [], "grid.platform.daily_cap: expected a non-empty"),
-    ({"grdi": {}}, [], "unknown key(s) 'grdi'"),
+    ({"grdi": {}}, [], "capsweep.yaml: grdi: unknown key; allowed: scenario, overrides, grid"),
     ({"metrics": ["gini"]}, [], "metrics: unknown metric 'gini'; allowed: workers"),
-    ({"replications": 0}, [], "replications: expected a whole number of at least 1"),
+    ({"replications": 0}, [], "capsweep.yaml: replications: expected at least 1 (got 0)"),
     ({"grid": {"platform.daily_cap": [0]}}, [], "grid point 0"),
     ({}, ["--executor", "threads"], "--executor: expected local, inprocess, dask"),
     ({}, ["--set", "horizon"], "--set 'horizon': expected PATH=VALUE"),
@@ -363,8 +365,7 @@ def test_cli_sweep_interrupted_then_resumed(tmp_path: Path, capsys: Any,
     then computes only the 2 missing runs and removes the partial folder."""
     spec = write_spec(tmp_path / "specs")
     out = tmp_path / "out"
-    module = sys.modules["sim.experiments.sweep"]
-    original = module.run_point
+    original = design.run_point
     calls: list[Any] = []
 
     def interrupted(*args: Any) -> Any:
@@ -373,14 +374,14 @@ def test_cli_sweep_interrupted_then_resumed(tmp_path: Path, capsys: Any,
         calls.append(args[1:3])
         return original(*args)
 
-    monkeypatch.setattr(module, "run_point", interrupted)
+    monkeypatch.setattr(design, "run_point", interrupted)
     args = ["sweep", str(spec), "--out", str(out), "--executor", "inprocess", "--no-plots"]
     assert main(args) == 130
     assert "2 finished runs are kept in" in capsys.readouterr().err
     assert len(list((tmp_path / "out.partial" / "runs").glob("*.parquet"))) == 2
     assert not out.exists()
 
-    monkeypatch.setattr(module, "run_point", original)
+    monkeypatch.setattr(design, "run_point", original)
     resumed = counting(monkeypatch)
     assert main(args) == 0
     captured = capsys.readouterr()
@@ -439,8 +440,7 @@ def test_cli_sweep_repair(tmp_path: Path, capsys: Any, monkeypatch: pytest.Monke
     spec = write_spec(tmp_path / "specs")
     out = tmp_path / "out"
     args = ["sweep", str(spec), "--out", str(out), "--executor", "inprocess", "--no-plots"]
-    module = sys.modules["sim.experiments.sweep"]
-    original = module.run_point
+    original = design.run_point
     done: list[Any] = []
 
     def interrupted(*a: Any) -> Any:
@@ -449,9 +449,9 @@ def test_cli_sweep_repair(tmp_path: Path, capsys: Any, monkeypatch: pytest.Monke
         done.append(1)
         return original(*a)
 
-    monkeypatch.setattr(module, "run_point", interrupted)
+    monkeypatch.setattr(design, "run_point", interrupted)
     assert main(args) == 130
-    monkeypatch.setattr(module, "run_point", original)
+    monkeypatch.setattr(design, "run_point", original)
     victim = sorted((tmp_path / "out.partial" / "runs").glob("*.parquet"))[0]
     victim.write_bytes(b"PAR1")
     capsys.readouterr()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
+from pydantic import TypeAdapter
 
 import sim
 from sim.scenario import distributions
@@ -131,16 +133,12 @@ def test_a_huge_value_is_shortened_in_the_message(small_scenario: dict[str, Any]
 
 def test_support_of_every_distribution() -> None:
     """Each distribution states the range of its draws, and its draws stay inside it."""
-    import numpy as np
-
     rng = np.random.default_rng(1)
     cases = [{"dist": "constant", "value": 2.0}, {"dist": "exponential", "mean": 3.0},
              {"dist": "uniform", "low": -1.0, "high": 4.0},
              {"dist": "lognormal", "median": 2.0, "sigma": 1.0},
              {"dist": "choice", "values": [1.0, 5.0, 9.0], "weights": [1.0, 1.0, 0.0]},
              {"dist": "pareto", "alpha": 1.5, "min": 2.0, "max": 50.0}]
-    from pydantic import TypeAdapter
-
     adapter = TypeAdapter(distributions.Distribution)
     for spec in cases:
         dist = adapter.validate_python(spec)

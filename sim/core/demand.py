@@ -22,7 +22,6 @@ class Demand:
     """Batches (sorted by release time) and their tasks (grouped by batch, in batch order)."""
 
     type_names: list[str]
-    requester_weight: np.ndarray  # activity weight per requester
     batch_requester: np.ndarray
     batch_type: np.ndarray
     batch_region: np.ndarray  # -1 when not regional
@@ -142,7 +141,6 @@ def build_demand(scn: Scenario, streams: Streams) -> Demand:
             travel[idx] = tt.travel.sample(trng, len(idx))
     return Demand(
         type_names=type_names,
-        requester_weight=weights,
         batch_requester=requester,
         batch_type=kind,
         batch_region=region,

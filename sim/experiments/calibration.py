@@ -18,8 +18,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize, minimize_scalar
 
+from sim.analysis.statistics import interval
+from sim.experiments.design import Design, run_design
 from sim.foundation.errors import SpecError, shown
+from sim.scenario.loading import override
 from sim.scenario.paths import get_path
 from sim.scenario.schema import Scenario
 
@@ -108,13 +112,13 @@ class CalibrationReport:
 
     def _repr_html_(self) -> str:
         """The verdict and one row per target, for Jupyter."""
-        from sim.presentation import accessors
+        from sim.presentation import accessors  # noqa: PLC0415 (the allowed accessor import)
 
         return accessors.calibration_html(self)
 
     def plot(self, ax: Any = None) -> Any:
         """Simulated against published, one row per target (a matplotlib Figure)."""
-        from sim.presentation import accessors
+        from sim.presentation import accessors  # noqa: PLC0415 (the allowed accessor import)
 
         return accessors.calibration_plot(self, ax)
 
@@ -125,9 +129,8 @@ def report(
     runs: pd.DataFrame,
     level: float = 0.95,
 ) -> CalibrationReport:
-    """Build the report from the replication rows of a comparison (``target.<id>`` columns)."""
-    from sim.experiments.compare import interval
-
+    """Build the report from the replication rows of the scenario (``target.<id>`` columns,
+    see :func:`run_replications`)."""
     check_targets(scn, targets)
     rows = []
     for tid, spec in scn.calibration.targets.items():
@@ -153,12 +156,15 @@ def run_replications(
     scn: Scenario, replications: int, seed: int, processes: int | None, progress: bool,
     max_memory: float | str | None = None,
 ) -> pd.DataFrame:
-    """Replication rows (summary plus ``target.*`` measures) of one scenario."""
-    from sim.experiments.compare import compare
-
-    cmp = compare(scn, {"calibrated": {}}, replications=replications, seed=seed,
-                  processes=processes, progress=progress, max_memory=max_memory)
-    return cmp.runs
+    """Replication rows (summary plus ``target.*`` measures) of one scenario: a design of
+    one point, run with paired seeds like every experiment (the same seeds at every
+    evaluation of a fit)."""
+    design = Design(scenario=lambda _: scn, parameters=(), points=[()], seed=seed,
+                    spec={"kind": "calibration", "scenario": scn.to_dict(), "seed": seed},
+                    label=lambda _: f"scenario {scn.name!r}")
+    runs, _stats = run_design(design, replications, processes=processes, progress=progress,
+                              max_memory=max_memory)
+    return runs
 
 
 def calibrate(
@@ -197,10 +203,6 @@ def fit(
     simulated objective better than a simplex). Returns the fitted scenario and the fitted
     value of each parameter by name.
     """
-    from scipy.optimize import minimize, minimize_scalar
-
-    from sim.scenario.loading import override
-
     targets = load_targets() if targets is None else targets
     check_targets(scn, targets)  # before running anything
     spec = scn.calibration

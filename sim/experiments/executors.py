@@ -32,7 +32,9 @@ from contextlib import contextmanager, suppress
 from itertools import islice
 from typing import Any
 
-from sim.foundation.errors import ScenarioError
+from tqdm.auto import tqdm
+
+from sim.foundation.errors import ExecutorError
 
 EXECUTOR_NAMES = ("local", "inprocess", "dask")
 """Executor names accepted by ``executor=`` and ``--executor`` (besides a scheduler address)."""
@@ -150,10 +152,10 @@ class DaskExecutor(Executor):
 
     def __init__(self, target: Any = None, workers: int | None = None, timeout: str = "10s",
                  **cluster_options: Any) -> None:
-        try:
+        try:  # Dask is an optional heavy backend: imported only when a Dask executor is made
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - a dependency of the package
-            raise ScenarioError("executor: 'dask' needs the dask[distributed] package "
+            raise ExecutorError("executor: 'dask' needs the dask[distributed] package "
                                 "(pip install 'dask[distributed]')") from None
         self._cluster = None
         self._owns_client = not isinstance(target, Client)
@@ -170,7 +172,7 @@ class DaskExecutor(Executor):
             try:
                 self.client = Client(target, timeout=timeout)
             except (OSError, TimeoutError, ValueError) as exc:
-                raise ScenarioError(
+                raise ExecutorError(
                     f"executor: cannot reach a Dask scheduler at {target!r} ({exc}); start one "
                     "with 'dask scheduler' and 'dask worker ADDRESS', or use executor='dask' for "
                     "a local cluster") from None
@@ -190,7 +192,7 @@ class DaskExecutor(Executor):
     def map_unordered(self, fn: Callable[..., Any], tasks: Iterable[tuple]) -> Iterator[Any]:
         """Submit a window of tasks at a time and yield results as Dask reports them done;
         each result is released on the cluster as soon as it is fetched."""
-        from distributed import as_completed
+        from distributed import as_completed  # lazy, as in __init__
 
         it = iter(tasks)
         window = WINDOW_PER_WORKER * self.workers + 8  # the +8 covers workers joining later
@@ -223,7 +225,7 @@ class DaskExecutor(Executor):
 
 
 def _has_bokeh() -> bool:
-    try:
+    try:  # the dashboard's optional dependency, looked for only by a Dask executor
         import bokeh  # noqa: F401
     except ImportError:
         return False
@@ -232,7 +234,7 @@ def _has_bokeh() -> bool:
 
 def make_executor(spec: Any = None, processes: int | None = None) -> Executor:
     """Build the executor named by ``spec`` (see the module docstring); ``processes`` sizes a
-    local pool or a local Dask cluster. Unknown names raise ScenarioError."""
+    local pool or a local Dask cluster. Unknown names raise ExecutorError."""
     if isinstance(spec, Executor):
         return spec
     if spec is None or spec == "local":
@@ -247,10 +249,10 @@ def make_executor(spec: Any = None, processes: int | None = None) -> Executor:
         return DaskExecutor(spec)
     if type(spec).__name__ == "Client" and type(spec).__module__.startswith("distributed"):
         return DaskExecutor(spec)
-    raise ScenarioError(
+    raise ExecutorError(
         f"executor: unknown executor {spec!r}; allowed: {', '.join(EXECUTOR_NAMES)}, a Dask "
         "scheduler address such as 'tcp://host:8786', a dask.distributed.Client or a "
-        "sim.executors.Executor"
+        "sim.experiments.executors.Executor"
     )
 
 
@@ -270,8 +272,6 @@ def progress_bar(total: int, initial: int, enabled: bool, executor: Executor | N
                  ) -> Any:
     """A tqdm bar over runs (shown after a second), labelled with the executor when not the
     default one; for Dask it is fed by Dask's completion stream and names the dashboard."""
-    from tqdm.auto import tqdm
-
     label = executor.describe() if isinstance(executor, DaskExecutor) else None
     return tqdm(total=total, initial=initial, unit="run", disable=not enabled, delay=1,
                 desc=label)

@@ -30,33 +30,36 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
-
-from sim.experiments.sweep import (
-    _whole,
-    check_metrics,
-    point_scenarios,
-    read_spec,
-    run_design,
-    write_runs,
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
 )
-from sim.foundation.checks import check_seed
-from sim.foundation.errors import ScenarioError
+from SALib.analyze import morris as morris_analyze
+from SALib.analyze import sobol as sobol_analyze
+from SALib.sample import morris as morris_sample
+from SALib.sample import sobol as sobol_sample
+
+from sim.experiments.design import check_seed, run_design, whole
+from sim.experiments.specs import Count, ExperimentSpec, Number, Seed, validated
+from sim.experiments.sweep import check_metrics, point_design
+from sim.foundation.errors import SpecError, shown
 from sim.foundation.streams import Streams
-from sim.results.run_result import provenance
-from sim.results.storage import write_folder, write_manifest
-from sim.scenario import size
+from sim.results.dataset import write_runs
+from sim.results.storage import provenance, write_folder, write_manifest
 from sim.scenario.loading import load_scenario
+from sim.scenario.paths import expand_path, get_path
 from sim.scenario.schema import Scenario
 
 METHODS = ("sobol", "morris")
-PARAMETER_KEYS = ("set", "scale", "bounds", "log", "integer")
-SENSITIVITY_SPEC_KEYS = ("scenario", "overrides", "problem", "method", "n", "outputs",
-                         "replications", "seed", "second_order", "levels", "processes")
-"""Keys of a sensitivity spec file (see ``scenarios/sweeps/``)."""
 INDEX_COLUMNS = ["output", "parameter", "index", "value", "conf", "ci_low", "ci_high"]
 RESAMPLES = 1000
 """Bootstrap resamples for the confidence intervals of the indices."""
@@ -100,118 +103,105 @@ class Parameter:
         return (*self.set, *self.scale)
 
 
-def _lookup(data: Any, parts: Sequence[str]) -> Any:
-    for part in parts:
-        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        elif isinstance(data, dict) and part in data:
-            data = data[part]
-        else:
-            raise KeyError(part)
-    return data
-
-
-def expand_path(path: str, data: dict[str, Any]) -> list[str]:
-    """The concrete paths a path with ``*`` wildcards stands for in the scenario dict ``data``:
-    those that exist and hold a number (a path without ``*`` is returned as it is)."""
-    if "*" not in path.split("."):
-        return [path]
-    found: list[str] = []
-
-    def walk(node: Any, parts: list[str], done: list[str]) -> None:
-        if not parts:
-            if isinstance(node, int | float) and not isinstance(node, bool):
-                found.append(".".join(done))
-            return
-        head, rest = parts[0], parts[1:]
-        if head == "*":
-            keys = [str(i) for i in range(len(node))] if isinstance(node, list) else \
-                list(node) if isinstance(node, dict) else []
-        else:
-            keys = [head]
-        for key in keys:
-            try:
-                child = _lookup(node, [key])
-            except KeyError:
-                continue
-            walk(child, rest, [*done, key])
-
-    walk(data, path.split("."), [])
-    return found
-
-
-def _paths(value: Any, where: str) -> list[str]:
+def _paths(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(
             isinstance(p, str) and p.strip() for p in items):
-        raise ScenarioError(f"{where}: expected a dotted scenario path or a list of them, "
-                            f"got {value!r}")
-    return [p.strip() for p in items]
+        raise SpecError(f"expected a dotted scenario path or a list of them, got {shown(value)}")
+    return tuple(p.strip() for p in items)
+
+
+def _ordered(bounds: tuple[float, float]) -> tuple[float, float]:
+    if not bounds[0] < bounds[1]:
+        raise SpecError(f"expected [low, high] with low < high, got {shown(list(bounds))}")
+    return bounds
+
+
+Paths = Annotated[tuple[str, ...], BeforeValidator(_paths)]
+Bounds = Annotated[tuple[Number, Number], AfterValidator(_ordered)]
+
+
+class ParameterSpec(BaseModel):
+    """One parameter of a problem as written: the paths it sets or scales (exactly
+    one of the two), its ``bounds`` and whether it is sampled on a ``log`` scale and rounded
+    to an ``integer``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    set: Paths | None = None
+    scale: Paths | None = None
+    bounds: Bounds
+    log: bool = False
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.set is None) == (self.scale is None):
+            raise SpecError("give exactly one of 'set' (write the value at the paths) or "
+                            "'scale' (multiply the paths' values by it)")
+        if self.log and self.bounds[0] <= 0:
+            raise SpecError(f"a log-scale parameter needs positive bounds, got "
+                            f"{shown(list(self.bounds))}")
+        return self
+
+
+def _parameter(name: str, entry: Any, data: dict[str, Any], used: dict[str, str]) -> Parameter:
+    """Parameter ``name`` of a problem (``entry`` as written) in the scenario dict ``data``;
+    ``used`` maps each path already changed to its parameter."""
+    where = f"problem.{name}"
+    if isinstance(entry, list | tuple):
+        entry = {"set": name, "bounds": list(entry)}
+    spec = validated(ParameterSpec, entry, where)
+    kind = "set" if spec.set is not None else "scale"
+    paths: list[str] = []
+    for path in getattr(spec, kind):
+        expanded = expand_path(path, data)
+        if not expanded:
+            raise SpecError(f"{where}.{kind}: {path!r} matches no numeric field of the "
+                            "scenario")
+        paths += expanded
+    base: list[float] = []
+    for path in paths if kind == "scale" else []:
+        try:
+            value = get_path(data, path)
+        except KeyError:
+            raise SpecError(f"{where}.scale: no field {path!r} in the scenario") from None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise SpecError(f"{where}.scale: {path!r} holds {shown(value)}, not a number that "
+                            "can be scaled")
+        base.append(float(value))
+    for path in paths:
+        if path in used:
+            raise SpecError(f"{where}: {path!r} is already changed by parameter "
+                            f"{used[path]!r}; each path may belong to one parameter")
+        used[path] = name
+    low, high = spec.bounds
+    return Parameter(name=name, low=float(low), high=float(high),
+                     **{kind: tuple(paths)}, base=tuple(base), log=spec.log,
+                     integer=spec.integer)
 
 
 def parse_problem(problem: Mapping[str, Any], base: Scenario) -> list[Parameter]:
-    """Check a problem against the base scenario and return its parameters; errors name the
-    parameter, the value and what is allowed."""
+    """Check a problem against the base scenario and return its parameters; errors
+    (SpecError) name the parameter, the value and what is allowed."""
     if not isinstance(problem, Mapping) or not problem:
-        raise ScenarioError(
+        raise SpecError(
             "problem: expected a mapping of parameter names to {set or scale: PATHS, bounds: "
-            f"[low, high]}} (or PATH: [low, high]), got {problem!r}")
+            f"[low, high]}} (or PATH: [low, high]), got {shown(problem)}")
     data = base.to_dict()
-    params, used = [], {}
-    for name, entry in problem.items():
-        where = f"problem.{name}"
-        if isinstance(entry, list | tuple):
-            entry = {"set": name, "bounds": list(entry)}
-        if not isinstance(entry, Mapping):
-            raise ScenarioError(f"{where}: expected [low, high] or a mapping with keys "
-                                f"{', '.join(PARAMETER_KEYS)}, got {entry!r}")
-        unknown = sorted(set(entry) - set(PARAMETER_KEYS))
-        if unknown:
-            raise ScenarioError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
-                                f"allowed: {', '.join(PARAMETER_KEYS)}")
-        if ("set" in entry) == ("scale" in entry):
-            raise ScenarioError(f"{where}: give exactly one of 'set' (write the value at the "
-                                "paths) or 'scale' (multiply the paths' values by it)")
-        bounds = entry.get("bounds")
-        if not (isinstance(bounds, list | tuple) and len(bounds) == 2 and all(
-                isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
-                and bounds[0] < bounds[1]):
-            raise ScenarioError(f"{where}.bounds: expected [low, high] with low < high, "
-                                f"got {bounds!r}")
-        log, integer = bool(entry.get("log", False)), bool(entry.get("integer", False))
-        if log and bounds[0] <= 0:
-            raise ScenarioError(f"{where}.bounds: a log-scale parameter needs positive bounds, "
-                                f"got {list(bounds)!r}")
-        kind = "set" if "set" in entry else "scale"
-        paths: list[str] = []
-        for path in _paths(entry[kind], f"{where}.{kind}"):
-            expanded = expand_path(path, data)
-            if not expanded:
-                raise ScenarioError(f"{where}.{kind}: {path!r} matches no numeric field of the "
-                                    "scenario")
-            paths += expanded
-        base_values: list[float] = []
-        if kind == "scale":
-            for path in paths:
-                try:
-                    value = _lookup(data, path.split("."))
-                except KeyError:
-                    raise ScenarioError(f"{where}.scale: no field {path!r} in the scenario"
-                                        ) from None
-                if not isinstance(value, int | float) or isinstance(value, bool):
-                    raise ScenarioError(f"{where}.scale: {path!r} holds {value!r}, not a "
-                                        "number that can be scaled")
-                base_values.append(float(value))
-        for path in paths:
-            if path in used:
-                raise ScenarioError(f"{where}: {path!r} is already changed by parameter "
-                                    f"{used[path]!r}; each path may belong to one parameter")
-            used[path] = name
-        params.append(Parameter(
-            name=str(name), low=float(bounds[0]), high=float(bounds[1]),
-            set=tuple(paths) if kind == "set" else (), scale=tuple(paths) if kind == "scale"
-            else (), base=tuple(base_values), log=log, integer=integer))
-    return params
+    used: dict[str, str] = {}
+    return [_parameter(str(name), entry, data, used) for name, entry in problem.items()]
+
+
+def check_sampling(method: Any, n: Any) -> int:
+    """Check a sampling ``method`` and its size ``n`` (Sobol': a power of 2); return ``n``."""
+    if method not in METHODS:
+        raise SpecError(f"method: got {shown(method)}; allowed: {', '.join(METHODS)}")
+    n = whole(n, "n", 2)
+    if method == "sobol" and n & (n - 1):
+        raise SpecError(f"n: got {n}; Sobol' sampling needs a power of 2 (e.g. 32, 64, 128) "
+                        "to keep the sequence balanced")
+    return n
 
 
 def salib_problem(parameters: Sequence[Parameter]) -> dict[str, Any]:
@@ -225,9 +215,6 @@ def sample(parameters: Sequence[Parameter], method: str, n: int, seed: int,
     """SALib's sample matrix (one row per point, in SALib's space) for ``method``: Saltelli's
     scheme for Sobol' (``n * (D + 2)`` rows, ``n * (2D + 2)`` with second order) or ``n``
     Morris trajectories (``n * (D + 1)`` rows); drawn from the experiment seed's own stream."""
-    from SALib.sample import morris as morris_sample
-    from SALib.sample import sobol as sobol_sample
-
     problem = salib_problem(parameters)
     rng = Streams(seed).rng("sensitivity-sample")
     if method == "sobol":
@@ -242,9 +229,6 @@ def analyze(parameters: Sequence[Parameter], method: str, x: np.ndarray, y: np.n
     parameter, index, value, conf, ci_low, ci_high`` (``conf`` is the half-width of SALib's
     bootstrap interval at ``level``). Sobol': S1, ST (and S2 for pairs ``a:b``); Morris: mu,
     mu_star (with interval), sigma. Undefined outputs (NaN runs, no variance) give NaN."""
-    from SALib.analyze import morris as morris_analyze
-    from SALib.analyze import sobol as sobol_analyze
-
     problem = salib_problem(parameters)
     names = problem["names"]
     rows: list[dict[str, Any]] = []
@@ -307,11 +291,6 @@ class SensitivityResult:
         """Parameter names, in problem order."""
         return [p.name for p in self.parameters]
 
-    @property
-    def samples(self) -> pd.DataFrame:
-        """One row per sample point: ``point`` and each parameter's value."""
-        return self.runs.drop_duplicates("point")[["point", *self.names]].reset_index(drop=True)
-
     def outcome(self, output: str) -> np.ndarray:
         """Per sample point, the mean of ``output`` over replications (what is analysed)."""
         means = self.runs.groupby("point", sort=True)[output].mean()
@@ -328,7 +307,7 @@ class SensitivityResult:
 
     def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write ``indices.csv``, ``runs.parquet``, ``points.json`` and ``manifest.json`` to a
-        folder atomically (see :func:`sim.folders.staged_folder`: an existing folder is
+        folder atomically (see :func:`sim.results.storage.staged_folder`: an existing folder is
         replaced only if it is empty or a sensitivity folder microwork wrote)."""
         return write_folder(directory, "sensitivity",
                             lambda folder: self.write_into(folder, extra))
@@ -376,33 +355,25 @@ def sensitivity(
     those runs again), and return the indices of ``outputs`` with intervals.
     """
     base = load_scenario(scenario)
-    if method not in METHODS:
-        raise ScenarioError(f"method: got {method!r}; allowed: {', '.join(METHODS)}")
-    n = _whole(n, "n", 2)
-    if method == "sobol" and n & (n - 1):
-        raise ScenarioError(f"n: got {n}; Sobol' sampling needs a power of 2 (e.g. 32, 64, "
-                            "128) to keep the sequence balanced")
-    replications = _whole(replications, "replications", 1)
+    n = check_sampling(method, n)
+    replications = whole(replications, "replications", 1)
     seed = check_seed(seed)
-    levels = _whole(levels, "levels", 2)
+    levels = whole(levels, "levels", 2)
     outputs = check_metrics(list(outputs), base, "outputs")
     parameters = parse_problem(problem, base)
     x = sample(parameters, method, n, seed, second_order, levels)
     values = [[p.value(v) for p, v in zip(parameters, row, strict=True)] for row in x]
-
     paths = [path for p in parameters for path in p.paths]
-    points_changes = [[c for p, v in zip(parameters, row, strict=True)
-                       for c in p.changes(v).values()] for row in values]
-    limit = size.parse_memory(max_memory) / size.GIB
-    make = point_scenarios(base, paths, points_changes, what="sample point", max_memory=limit)
+    changes = [[c for p, v in zip(parameters, row, strict=True)
+                for c in p.changes(v).values()] for row in values]
+    names = [p.name for p in parameters]
     spec = {"kind": "sensitivity", "scenario": base.to_dict(), "method": method, "n": n,
             "second_order": second_order, "levels": levels, "seed": seed,
-            "parameters": [p.name for p in parameters], "points": values,
-            "paths": paths}
-    runs, stats = run_design(make, len(values), replications, seed, spec=spec,
-                             parameters=[p.name for p in parameters], points=values,
-                             executor=executor, processes=processes, store=store,
-                             progress=progress, repair=repair, max_memory=limit)
+            "parameters": names, "points": values, "paths": paths}
+    design = point_design(base, paths, changes, seed, spec, "sample point", names, values)
+    runs, stats = run_design(design, replications, executor=executor, processes=processes,
+                             store=store, progress=progress, repair=repair,
+                             max_memory=max_memory)
     result = SensitivityResult(method=method, parameters=parameters, outputs=outputs, x=x,
                                runs=runs, indices=pd.DataFrame(columns=INDEX_COLUMNS),
                                scenario=base, seed=seed, n=n, second_order=second_order,
@@ -411,48 +382,35 @@ def sensitivity(
     return result
 
 
-@dataclass
-class SensitivitySpec:
-    """A sensitivity analysis as read from a spec file (see ``scenarios/sweeps/``)."""
+# --------------------------------------------------------------------------- spec files
 
-    name: str
-    scenario: Scenario
+
+class SensitivitySpec(ExperimentSpec):
+    """A sensitivity spec (``scenarios/sweeps/``): ``scenario``, optional ``overrides``,
+    ``problem`` and ``outputs`` (see :func:`sensitivity`) and optionally ``method`` (sobol or
+    morris), ``n``, ``replications`` (default 1), ``seed``, ``second_order``, ``levels``
+    (Morris grid levels) and ``processes``."""
+
+    KIND: ClassVar[str] = "sensitivity"
+    NULL_IS_DEFAULT: ClassVar[tuple[str, ...]] = ("replications", "seed")
+
     problem: dict[str, Any]
+    outputs: list[str]
     method: str = "sobol"
-    n: int = 64
-    outputs: list[str] = field(default_factory=list)
-    replications: int = 1
-    seed: int = 1
-    second_order: bool = False
-    levels: int = 4
-    processes: int | None = None
+    n: Annotated[int, Field(strict=True, ge=2)] = 64
+    replications: Count = 1
+    seed: Seed = 1
+    second_order: StrictBool = False
+    levels: Annotated[int, Field(strict=True, ge=2)] = 4
+    processes: Count | None = None
+
+    def check(self) -> None:
+        """The sampling method and size, the problem and the outputs against the scenario."""
+        check_sampling(self.method, self.n)
+        parse_problem(self.problem, self.scenario)
+        self.outputs = check_metrics(self.outputs, self.scenario, "outputs")
 
 
 def load_sensitivity_spec(source: str | Path) -> SensitivitySpec:
-    """Read and check a sensitivity spec: ``scenario``, optional ``overrides``, ``problem``,
-    ``outputs`` and optionally ``method``, ``n``, ``replications``, ``seed``,
-    ``second_order``, ``levels`` (Morris), ``processes``."""
-    data, scenario = read_spec(source, SENSITIVITY_SPEC_KEYS, ("scenario", "problem", "outputs"),
-                               "sensitivity")
-    where = str(source)
-    method = data.get("method", "sobol")
-    try:
-        if method not in METHODS:
-            raise ScenarioError(f"method: got {method!r}; allowed: {', '.join(METHODS)}")
-        parse_problem(data["problem"], scenario)
-        outputs = check_metrics(data["outputs"], scenario, "outputs")
-        n = _whole(data.get("n", 64), "n", 2)
-        if method == "sobol" and n & (n - 1):
-            raise ScenarioError(f"n: got {n}; Sobol' sampling needs a power of 2")
-        levels = _whole(data.get("levels", 4), "levels", 2)
-        second = data.get("second_order", False)
-        if not isinstance(second, bool):
-            raise ScenarioError(f"second_order: expected true or false, got {second!r}")
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
-    return SensitivitySpec(name=Path(source).stem, scenario=scenario, problem=data["problem"],
-                           method=method, n=n, outputs=outputs,
-                           replications=data.get("replications") or 1,
-                           seed=1 if data.get("seed") is None else data["seed"],
-                           second_order=second, levels=levels, processes=data.get("processes"))
-
+    """Read and check a sensitivity spec file (see :class:`SensitivitySpec`)."""
+    return SensitivitySpec.load(source)

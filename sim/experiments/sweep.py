@@ -10,126 +10,42 @@ as a comma-joined key (a tuple in Python) whose values are lists with one value 
 Linked paths are how a sweep keeps constrained fields valid: profile shares must sum to 1, so
 the profile that absorbs the change is moved with the swept one. The sweep's points are the
 product of the axes (the first axis varies slowest). Replication ``r`` of every point runs with
-seed :func:`sim.experiment.replication_seed` ``(seed, r)``: the same workers' draws and task
-arrivals wherever the scenario allows it (common random numbers), as in :func:`sim.compare`.
+seed :func:`sim.experiments.design.replication_seed` ``(seed, r)``: the same workers' draws and
+task arrivals wherever the scenario allows it (common random numbers), as in :func:`sim.compare`.
+The points are those of a :class:`~sim.experiments.design.Design`, run by the design machinery
+that comparisons and sensitivity analyses share.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
+from pydantic import Field
 
 from sim.analysis.metrics import summary_keys
-from sim.experiments.compare import interval_table, replication_seed
-from sim.experiments.executors import open_executor, progress_bar
-from sim.foundation.checks import check_seed
-from sim.foundation.errors import ScenarioError
+from sim.analysis.statistics import interval_table
+from sim.experiments.design import Design, check_seed, run_design, whole
+from sim.experiments.specs import Count, ExperimentSpec, Seed
+from sim.foundation.errors import SpecError, shown
 from sim.results.dataset import (
     IDENTITY,
     TABLE_NAMES,
-    RunDataset,
     points_frame,
     with_parameters,
     write_runs,
 )
-from sim.results.run import run
-from sim.results.run_result import provenance
-from sim.results.storage import write_folder, write_manifest
-from sim.scenario import size
-from sim.scenario.loading import in_context, load_scenario, override
+from sim.results.storage import provenance, write_folder, write_manifest
+from sim.scenario.loading import load_scenario, override
 from sim.scenario.schema import Scenario
-from sim.scenario.yaml_io import read_yaml
 
-SWEEP_SPEC_KEYS = ("scenario", "overrides", "grid", "replications", "seed", "metrics",
-                   "processes")
-"""Keys of a sweep spec file (see ``scenarios/sweeps/``)."""
 DEFAULT_METRICS = ("earnings_gini", "claim_latency_mean", "hourly_effective_median",
                    "fill_rate")
 """Metrics a sweep prints and plots when its spec names none."""
-
-
-# --------------------------------------------------------------------------- the task
-
-
-def run_point(scn: Scenario, point: int, replication: int, seed: int,
-              tables: Sequence[str] = (), max_memory: float | None = None) -> dict[str, Any]:
-    """One run of an experiment (the unit an executor ships): simulate ``scn`` with ``seed``
-    and return its identity and summary row, its wall and CPU time, and the ``tables`` asked
-    for."""
-    cpu, wall = time.process_time(), time.perf_counter()
-    res = run(scn, seed=seed, variant=f"p{point}", replication=replication,
-              max_memory=max_memory)
-    row = {"point": point, "replication": replication, "seed": seed, **res.summary}
-    out: dict[str, Any] = {"row": row, "wall_time": time.perf_counter() - wall,
-                           "cpu_time": time.process_time() - cpu}
-    if tables:
-        out["tables"] = {name: getattr(res, name) for name in tables}
-    return out
-
-
-def run_design(
-    make_scenario: Callable[[int], Scenario],
-    n_points: int,
-    replications: int,
-    seed: int,
-    *,
-    spec: dict[str, Any],
-    parameters: Sequence[str],
-    points: Sequence[Sequence[Any]],
-    executor: Any = None,
-    processes: int | None = None,
-    store: str | Path | None = None,
-    tables: Sequence[str] = (),
-    progress: bool = True,
-    repair: bool = False,
-    max_memory: float | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run ``replications`` of every point (``make_scenario(i)`` is point ``i``'s scenario),
-    skipping runs already in ``store`` (damaged run files there raise StoreError, or are
-    computed again with ``repair``); return the runs table (sorted by point and replication,
-    with parameter columns) and run statistics. Shared by sweeps and sensitivity analyses."""
-    started = time.perf_counter()
-    with RunDataset(store, spec, parameters, points, repair) as data, \
-            open_executor(executor, processes) as pool:
-        total = n_points * replications
-        done_before = sum(1 for p, r in data.done if p < n_points and r < replications)
-
-        def tasks() -> Iterator[tuple]:
-            for p in range(n_points):
-                missing = [r for r in range(replications) if (p, r) not in data.done]
-                if missing:
-                    scn = make_scenario(p)  # built when needed: memory stays flat
-                    for r in missing:
-                        yield (scn, p, r, replication_seed(seed, r), tuple(tables),
-                               max_memory)
-
-        bar = progress_bar(total, done_before, progress, pool)
-        compute = cpu = 0.0
-        computed = 0
-        try:
-            with closing(pool.map_unordered(run_point, tasks())) as results:
-                for result in results:
-                    data.add(result)
-                    compute += result["wall_time"]
-                    cpu += result["cpu_time"]
-                    computed += 1
-                    bar.update()
-        finally:
-            bar.close()
-        runs = data.runs(n_points, replications)
-        stats = {"executor": pool.describe(), "workers": pool.workers,
-                 "runs_computed": computed, "runs_resumed": done_before,
-                 "wall_time": time.perf_counter() - started, "compute_time": compute,
-                 "compute_cpu_time": cpu}
-    return with_parameters(runs, points_frame(parameters, points)), stats
 
 
 # --------------------------------------------------------------------------- grids
@@ -151,11 +67,12 @@ class Axis:
 
 
 def parse_grid(grid: Mapping[Any, Any]) -> list[Axis]:
-    """Check a grid and return its axes; a bad axis raises ScenarioError naming it, the value
+    """Check a grid and return its axes; a bad axis raises SpecError naming it, the value
     given and what is allowed."""
     if not isinstance(grid, Mapping) or not grid:
-        raise ScenarioError(f"grid: expected a mapping of dotted scenario paths to lists of "
-                            f"values (e.g. {{platform.daily_cap: [20, 50, null]}}), got {grid!r}")
+        raise SpecError(f"grid: expected a mapping of dotted scenario paths to lists of "
+                        f"values (e.g. {{platform.daily_cap: [20, 50, null]}}), got "
+                        f"{shown(grid)}")
     axes, seen = [], set()
     for key, values in grid.items():
         if isinstance(key, tuple):
@@ -163,28 +80,28 @@ def parse_grid(grid: Mapping[Any, Any]) -> list[Axis]:
         elif isinstance(key, str):
             paths = tuple(p.strip() for p in key.split(","))
         else:
-            raise ScenarioError(f"grid: axis {key!r}: expected a dotted scenario path (or "
-                                "several, comma-separated)")
+            raise SpecError(f"grid: axis {shown(key)}: expected a dotted scenario path (or "
+                            "several, comma-separated)")
         name = ",".join(paths)
         if not all(paths):
-            raise ScenarioError(f"grid.{name}: empty path (stray comma?)")
+            raise SpecError(f"grid.{name}: empty path (stray comma?)")
         for path in paths:
             if path in seen:
-                raise ScenarioError(f"grid.{name}: {path!r} is set by two axes; each path "
-                                    "may appear once")
+                raise SpecError(f"grid.{name}: {path!r} is set by two axes; each path "
+                                "may appear once")
             seen.add(path)
         if not isinstance(values, list | tuple) or not values:
-            raise ScenarioError(f"grid.{name}: expected a non-empty list of values, "
-                                f"got {values!r}")
+            raise SpecError(f"grid.{name}: expected a non-empty list of values, "
+                            f"got {shown(values)}")
         if len(paths) == 1:
             levels = tuple((v,) for v in values)
         else:
             bad = [v for v in values if not isinstance(v, list | tuple) or len(v) != len(paths)]
             if bad:
-                raise ScenarioError(
+                raise SpecError(
                     f"grid.{name}: linked paths take lists of {len(paths)} values, one per "
                     f"path (e.g. [{', '.join('v' + str(i + 1) for i in range(len(paths)))}]), "
-                    f"got {bad[0]!r}")
+                    f"got {shown(bad[0])}")
             levels = tuple(tuple(v) for v in values)
         axes.append(Axis(name, paths, levels))
     return axes
@@ -210,45 +127,35 @@ def check_metrics(names: Sequence[str] | None, scenario: Scenario, field: str,
         return list(default)
     allowed = summary_keys(scenario.profiles)
     if isinstance(names, str) or not isinstance(names, Sequence) or not names:
-        raise ScenarioError(f"{field}: expected a non-empty list of summary metrics (e.g. "
-                            f"[earnings_gini, claim_latency_mean]), got {names!r}")
+        raise SpecError(f"{field}: expected a non-empty list of summary metrics (e.g. "
+                        f"[earnings_gini, claim_latency_mean]), got {shown(names)}")
     for name in names:
         if name not in allowed:
-            raise ScenarioError(f"{field}: unknown metric {name!r}; allowed: "
-                                f"{', '.join(allowed)}")
+            raise SpecError(f"{field}: unknown metric {shown(name)}; allowed: "
+                            f"{', '.join(allowed)}")
     return list(names)
-
-
-def _whole(value: Any, field: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ScenarioError(f"{field}: expected a whole number of at least {minimum}, "
-                            f"got {value!r}")
-    return value
 
 
 def _check_tables(tables: Sequence[str]) -> tuple[str, ...]:
     for name in tables:
         if name not in TABLE_NAMES:
-            raise ScenarioError(f"tables: got {name!r}; allowed: {', '.join(TABLE_NAMES)}")
+            raise SpecError(f"tables: got {shown(name)}; allowed: {', '.join(TABLE_NAMES)}")
     return tuple(tables)
 
 
-def point_scenarios(base: Scenario, paths: Sequence[str], points: Sequence[Sequence[Any]],
-                    what: str = "grid point", max_memory: float | str | None = None,
-                    ) -> Callable[[int], Scenario]:
-    """Validate the scenario of every point now, and check its size against ``max_memory``
-    (so a bad value or a run too large fails before any run), and return the function that
-    builds point ``i``'s scenario when it is needed."""
+def point_design(base: Scenario, paths: Sequence[str], points: Sequence[Sequence[Any]],
+                 seed: int, spec: dict[str, Any], what: str, parameters: Sequence[str] = (),
+                 values: Sequence[Sequence[Any]] = (), tables: Sequence[str] = ()) -> Design:
+    """The design of a sweep or sensitivity analysis: point ``i`` sets each of ``paths`` of
+    ``base`` to its value in ``points[i]``; its parameter values (``values[i]`` of
+    ``parameters``) are those of ``points[i]`` unless given; messages name it ``what i``."""
 
     def make(i: int) -> Scenario:
         return override(base, dict(zip(paths, points[i], strict=True)))
 
-    for i in range(len(points)):
-        try:
-            size.check(make(i), max_memory)
-        except ScenarioError as exc:
-            raise in_context(exc, f"{what} {i}") from None
-    return make
+    return Design(scenario=make, parameters=list(parameters or paths),
+                  points=values or points, seed=seed, spec=spec,
+                  label=lambda i: f"{what} {i}", tables=tuple(tables))
 
 
 # --------------------------------------------------------------------------- results
@@ -292,7 +199,7 @@ class SweepResult:
 
     def save(self, directory: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         """Write ``runs.parquet``, ``points.json``, ``table.csv`` and ``manifest.json`` to a
-        folder atomically (see :func:`sim.folders.staged_folder`: an existing folder is
+        folder atomically (see :func:`sim.results.storage.staged_folder`: an existing folder is
         replaced only if it is empty or a sweep folder microwork wrote)."""
         return write_folder(directory, "sweep", lambda folder: self.write_into(folder, extra))
 
@@ -337,99 +244,44 @@ def sweep(
     """
     base = load_scenario(scenario)
     axes = parse_grid(grid)
-    replications = _whole(replications, "replications", 1)
+    replications = whole(replications, "replications", 1)
     seed = check_seed(seed)
     tables = _check_tables(tables)
     if tables and store is None:
-        raise ScenarioError("tables: keeping run tables needs a store folder (store=...)")
+        raise SpecError("tables: keeping run tables needs a store folder (store=...)")
     paths, points = grid_paths(axes), grid_points(axes)
-    limit = size.parse_memory(max_memory) / size.GIB
-    make = point_scenarios(base, paths, points, max_memory=limit)
     spec = {"kind": "sweep", "scenario": base.to_dict(), "parameters": paths,
             "points": points, "seed": seed}
-    runs, stats = run_design(make, len(points), replications, seed, spec=spec,
-                             parameters=paths, points=points, executor=executor,
-                             processes=processes, store=store, tables=tables,
-                             progress=progress, repair=repair, max_memory=limit)
+    design = point_design(base, paths, points, seed, spec, "grid point", tables=tables)
+    runs, stats = run_design(design, replications, executor=executor, processes=processes,
+                             store=store, progress=progress, repair=repair,
+                             max_memory=max_memory)
     return SweepResult(runs=runs, axes=axes, scenario=base, seed=seed, level=level, stats=stats)
 
 
 # --------------------------------------------------------------------------- spec files
 
 
-def read_spec(source: str | Path, allowed: Sequence[str], required: Sequence[str],
-              kind: str) -> tuple[dict[str, Any], Scenario]:
-    """Read a sweep or sensitivity spec file: its keys (unknown ones are errors) and its
-    scenario (a path relative to the spec file, or an inline mapping) with ``overrides``
-    applied. Errors name the file and the field."""
-    path = Path(source)
-    data = read_yaml(path, f"{kind} spec")
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: a {kind} spec is a mapping with keys "
-                            f"{', '.join(allowed)}; got {data!r}")
-    unknown = sorted(set(data) - set(allowed), key=str)
-    if unknown:
-        raise ScenarioError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; a {kind} "
-                            f"spec has {', '.join(allowed)}")
-    for key in required:
-        if key not in data:
-            raise ScenarioError(f"{path}: {key}: missing (a {kind} spec needs "
-                                f"{', '.join(required)})")
-    reference = data["scenario"]
-    if isinstance(reference, str) and reference.strip():
-        scenario = load_scenario(path.parent / reference)
-    elif isinstance(reference, dict):
-        try:
-            scenario = load_scenario(reference)
-        except ScenarioError as exc:
-            raise ScenarioError(f"{path}: scenario: {exc}") from None
-    else:
-        raise ScenarioError(f"{path}: scenario: expected the path of a scenario file (relative "
-                            f"to the spec) or a scenario mapping, got {reference!r}")
-    changes = data.get("overrides") or {}
-    if not isinstance(changes, dict):
-        raise ScenarioError(f"{path}: overrides: expected a mapping of dotted paths to values, "
-                            f"got {changes!r}")
-    if changes:
-        try:
-            scenario = override(scenario, changes)
-        except ScenarioError as exc:
-            raise ScenarioError(f"{path}: overrides: {exc}") from None
-    for key, minimum in (("replications", 1), ("seed", 0), ("processes", 1)):
-        if data.get(key) is not None:
-            _whole(data[key], f"{path}: {key}", minimum)
-    return data, scenario
+class SweepSpec(ExperimentSpec):
+    """A sweep spec (``scenarios/sweeps/``): ``scenario``, optional ``overrides``, ``grid`` (see
+    :func:`sweep`) and optionally ``replications`` (default 10), ``seed``, ``metrics`` (printed
+    and plotted) and ``processes``."""
 
+    KIND: ClassVar[str] = "sweep"
+    NULL_IS_DEFAULT: ClassVar[tuple[str, ...]] = ("replications", "seed", "metrics")
 
-@dataclass
-class SweepSpec:
-    """A sweep as read from a spec file (see ``scenarios/sweeps/``)."""
-
-    name: str
-    scenario: Scenario
     grid: dict[str, Any]
-    replications: int = 10
-    seed: int = 1
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    processes: int | None = None
+    replications: Count = 10
+    seed: Seed = 1
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
+    processes: Count | None = None
+
+    def check(self) -> None:
+        """The grid's axes, and the metrics against the scenario's summary keys."""
+        parse_grid(self.grid)
+        self.metrics = check_metrics(self.metrics, self.scenario, "metrics")
 
 
 def load_sweep_spec(source: str | Path) -> SweepSpec:
-    """Read and check a sweep spec: ``scenario``, optional ``overrides``, ``grid`` and
-    optionally ``replications``, ``seed``, ``metrics`` (to print and plot), ``processes``."""
-    data, scenario = read_spec(source, SWEEP_SPEC_KEYS, ("scenario", "grid"), "sweep")
-    where = str(source)
-    try:
-        parse_grid(data["grid"])
-        metrics = check_metrics(data.get("metrics"), scenario, "metrics")
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
-    return SweepSpec(name=Path(source).stem, scenario=scenario, grid=data["grid"],
-                     replications=data.get("replications") or 10,
-                     seed=1 if data.get("seed") is None else data["seed"], metrics=metrics,
-                     processes=data.get("processes"))
-
-
-def default_workers() -> int:
-    """Default size of a local pool or local Dask cluster: the number of cores."""
-    return os.cpu_count() or 1
+    """Read and check a sweep spec file (see :class:`SweepSpec`)."""
+    return SweepSpec.load(source)

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import sys
 
+from tqdm import tqdm as text_tqdm
+from tqdm.auto import tqdm as auto_tqdm
+
 
 class HorizonProgress:
     """A bar over the simulated horizon that appears only when a run lasts over ``delay`` s."""
 
     def __init__(self, label: str, disable: bool = False, delay: float = 1.0,
                  notebook: bool = True) -> None:
-        if notebook:
-            from tqdm.auto import tqdm
-        else:
-            from tqdm import tqdm
-
-        self.bar = tqdm(
+        bar = auto_tqdm if notebook else text_tqdm
+        self.bar = bar(
             total=100,
             desc=label,
             unit="%",

@@ -5,7 +5,8 @@ and their ``_repr_html_`` (the pattern of pandas' ``DataFrame.plot``).
 :class:`~sim.experiments.calibration.CalibrationReport` import this module inside the methods
 that draw or render, and nothing else of the presentation layer (the import-layer contract in
 ``pyproject.toml`` allows exactly these imports). Everything here only forwards to the figure
-and HTML functions.
+and HTML functions, the figures through their registry
+(:mod:`sim.presentation.figures.registry`).
 """
 
 from __future__ import annotations
@@ -47,77 +48,70 @@ class RunPlots:
     """The standard figures of a run, one call each: ``res.plot.lorenz()``,
     ``res.plot.monthly_earnings()``, ``res.plot.latency_cdf()``, ``res.plot.hourly_pay()``.
 
-    Each returns a ``matplotlib.figure.Figure`` (displayed in a notebook) drawn by the function of
-    the same name in :mod:`sim.presentation.figures` from the run's tables, with the scenario's
-    currency; pass ``ax=`` to draw into an Axes of a larger layout.
+    Each returns a ``matplotlib.figure.Figure`` (displayed in a notebook): the run figure of the
+    same name in :data:`sim.presentation.figures.registry.RUN`, drawn from the run's tables
+    with the scenario's currency; pass ``ax=`` to draw into an Axes of a larger layout.
     """
 
     def __init__(self, result: RunResult) -> None:
         figures_in_notebooks()
         self._result = result
 
-    def lorenz(self, ax: Axes | None = None) -> Figure:
-        """Lorenz curves of earnings, overall and per profile (see :func:`sim.plots.lorenz`)."""
-        from sim.presentation import figures as plots
+    def _draw(self, name: str, ax: Axes | None) -> Figure:
+        from sim.presentation.figures import registry
 
-        return plots.lorenz(self._result.workers, ax=ax)
+        return registry.standard("run", name).draw(registry.RunSubject.of(self._result), ax)
+
+    def lorenz(self, ax: Axes | None = None) -> Figure:
+        """Lorenz curves of earnings, overall and per profile."""
+        return self._draw("lorenz", ax)
 
     def monthly_earnings(self, ax: Axes | None = None) -> Figure:
-        """Monthly earnings by profile (see :func:`sim.plots.monthly_earnings_by_profile`)."""
-        from sim.presentation import figures as plots
-
-        res = self._result
-        return plots.monthly_earnings_by_profile(res.workers, res.horizon, ax,
-                                                 res.scenario.currency)
+        """Monthly earnings by profile."""
+        return self._draw("monthly_earnings", ax)
 
     def latency_cdf(self, ax: Axes | None = None) -> Figure:
-        """Claim latency by the winner's profile (see :func:`sim.plots.latency_cdf`)."""
-        from sim.presentation import figures as plots
-
-        res = self._result
-        return plots.latency_cdf(res.tasks, ax, profiles=[str(p) for p in res.scenario.profiles])
+        """Claim latency by the winner's profile."""
+        return self._draw("latency_cdf", ax)
 
     def hourly_pay(self, ax: Axes | None = None) -> Figure:
-        """Pay per hour of paid work vs per hour online (see :func:`sim.plots.hourly_pay`)."""
-        from sim.presentation import figures as plots
-
-        return plots.hourly_pay(self._result.workers, ax, self._result.scenario.currency)
+        """Pay per hour of paid work vs per hour online."""
+        return self._draw("hourly_pay", ax)
 
 
 class ComparisonPlots:
-    """The figures of a :class:`sim.experiment.Comparison`, one call each:
+    """The figures of a :class:`~sim.experiments.compare.Comparison`, one call each:
     ``cmp.plot.metric_intervals()``, ``cmp.plot.tradeoff()``, ``cmp.plot.lorenz_overlay()``,
-    ``cmp.plot.profile_earnings()`` (the functions of the same names in
-    :mod:`sim.presentation.figures`)."""
+    ``cmp.plot.profile_earnings()`` (the comparison figures of the same names in
+    :data:`sim.presentation.figures.registry.COMPARISON`)."""
 
     def __init__(self, comparison: Comparison) -> None:
         figures_in_notebooks()
         self._comparison = comparison
 
+    def _draw(self, name: str, ax: Axes | None = None, currency: str = "EUR",
+              metrics: list[str] | None = None) -> Figure:
+        from sim.presentation.figures import registry
+
+        subject = registry.ComparisonSubject(self._comparison, currency, metrics)
+        return registry.standard("comparison", name).draw(subject, ax)
+
     def metric_intervals(self, metrics: list[str] | None = None, currency: str = "EUR"
                          ) -> Figure:
-        """Each headline metric per variant with its interval."""
-        from sim.presentation import figures as plots
-
-        return plots.metric_intervals(self._comparison, metrics, currency)
+        """Each metric (default: the headline metrics) per variant with its interval."""
+        return self._draw("metric_intervals", currency=currency, metrics=metrics)
 
     def tradeoff(self, ax: Axes | None = None) -> Figure:
         """Earnings Gini against mean claim latency, one point per variant."""
-        from sim.presentation import figures as plots
-
-        return plots.tradeoff(self._comparison, ax)
+        return self._draw("tradeoff", ax)
 
     def lorenz_overlay(self, ax: Axes | None = None) -> Figure:
         """Lorenz curves of earnings of every variant (replication 0)."""
-        from sim.presentation import figures as plots
-
-        return plots.lorenz_overlay(self._comparison, ax)
+        return self._draw("lorenz_overlay", ax)
 
     def profile_earnings(self, ax: Axes | None = None, currency: str = "EUR") -> Figure:
         """Mean monthly earnings by profile and variant, with intervals."""
-        from sim.presentation import figures as plots
-
-        return plots.profile_earnings(self._comparison, ax, currency)
+        return self._draw("profile_earnings", ax, currency)
 
 
 def run_html(result: RunResult) -> str:
@@ -143,7 +137,7 @@ def calibration_html(report: CalibrationReport) -> str:
 
 def calibration_plot(report: CalibrationReport, ax: Axes | None = None) -> Figure:
     """Simulated against published, one row per target (``report.plot()``)."""
-    from sim.presentation import figures
+    from sim.presentation.figures import registry
 
     figures_in_notebooks()
-    return figures.calibration(report, ax)
+    return registry.standard("calibration", "calibration").draw(report, ax)

@@ -13,11 +13,13 @@ skipping the runs already on disk. A dataset folder holds:
   ``seed`` and every summary metric), written under a temporary name and renamed, so a file
   that exists is complete (each is checked when the dataset is opened again);
 - ``tables/<name>/p000012-r00003.parquet`` (only when asked): a run's full ``tasks`` or
-  ``workers`` table.
+  ``workers`` table (a comparison keeps the ``workers`` table of replication 0, for the
+  earnings of its Lorenz overlay).
 
-A result folder written by ``microwork sweep`` or ``microwork sensitivity`` holds the same
-``points.json`` with the runs consolidated into one ``runs.parquet``; :func:`load_runs` and
-:func:`load_points` read both kinds of folder.
+Comparisons, sweeps and sensitivity analyses all keep their state in such a dataset (see
+:mod:`sim.experiments.design`). A result folder written by ``microwork sweep`` or ``microwork
+sensitivity`` holds the same ``points.json`` with the runs consolidated into one
+``runs.parquet``; :func:`load_runs` and :func:`load_points` read both kinds of folder.
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from sim.foundation.errors import ScenarioError, StoreError
-from sim.results.storage import StateLayout, damaged, read_json, replacing, write_text
+from sim.foundation.errors import SpecError, StoreError
+from sim.results.storage import (
+    WRITTEN_BY,
+    StateLayout,
+    damaged,
+    read_json,
+    read_table,
+    replacing,
+    write_text,
+)
 
 IDENTITY = ["point", "replication", "seed"]
 """Identity columns of every run row."""
@@ -63,8 +73,34 @@ STATE = StateLayout(kind="experiment", files=(POINTS_FILE,),
                     run_dirs=(RUNS_DIR, *(f"{TABLES_DIR}/{name}" for name in TABLE_NAMES)),
                     is_run_file=lambda name: _parse_run_file_name(name) is not None,
                     spec_file=SPEC_FILE)
-"""The dataset folder of a sweep or sensitivity analysis as a state folder: ``spec.json``,
-``points.json``, ``runs/`` and ``tables/<name>/`` (one Parquet file per run)."""
+"""The dataset folder of a comparison, sweep or sensitivity analysis as a state folder:
+``spec.json``, ``points.json``, ``runs/`` and ``tables/<name>/`` (one Parquet file per run)."""
+
+
+def check_state(folder: Path) -> dict[str, Any] | None:
+    """:meth:`STATE.check <sim.results.storage.StateLayout.check>` of ``folder`` (its stored
+    spec, or None when absent or empty), saying so when the folder holds the state of a
+    comparison interrupted under an older version (one JSON file per run), which cannot be
+    resumed."""
+    try:
+        return STATE.check(folder)
+    except StoreError as exc:
+        raise _retired(folder) or exc from None
+
+
+def _retired(folder: Path) -> StoreError | None:
+    """The error naming an older version's comparison state in ``folder``, if it is one."""
+    try:
+        data = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and data.get("written_by") == WRITTEN_BY
+            and data.get("kind") == "comparison"):
+        return None
+    return StoreError(f"{folder} holds the runs of a comparison interrupted under an older "
+                      "version of microwork (one JSON file per run), which this version cannot "
+                      "resume: remove the folder (the comparison then runs from the start), or "
+                      "finish it with the older version")
 
 
 def _run_file_problem(path: Path, key: tuple[int, int]) -> str:
@@ -95,24 +131,38 @@ class RunDataset:
     Opening a folder checks it (a state folder microwork wrote for the same experiment, see
     :data:`STATE`) and every run file in it, before anything is computed: a damaged file
     raises StoreError, or with ``repair`` is deleted (with the run's other files) so that the
-    run is computed again."""
+    run is computed again. A run counts as finished (:attr:`done`) once its row and the
+    ``tables`` kept for it (those of replications below ``tables_replications``, or of every
+    replication when None) are on disk."""
 
     def __init__(self, folder: str | Path | None, spec: dict[str, Any],
                  parameters: Sequence[str], points: Sequence[Sequence[Any]],
-                 repair: bool = False) -> None:
+                 repair: bool = False, tables: Sequence[str] = (),
+                 tables_replications: int | None = None) -> None:
         self.temporary = folder is None
         self.folder = Path(tempfile.mkdtemp(prefix="microwork-runs-")) if folder is None \
             else Path(folder)
-        STATE.open(self.folder, spec)
+        try:
+            STATE.open(self.folder, spec)
+        except StoreError as exc:
+            raise _retired(self.folder) or exc from None
         write_text(self.folder / POINTS_FILE, json.dumps(
             {"parameters": list(parameters), "values": [list(v) for v in points]}, default=str))
         (self.folder / RUNS_DIR).mkdir(exist_ok=True)
+        self.tables = tuple(tables)
+        self.tables_replications = tables_replications
         self.done: set[tuple[int, int]] = set()
         self._check(repair)
 
+    def keeps_tables(self, replication: int) -> bool:
+        """Whether the runs of ``replication`` keep :attr:`tables`."""
+        return self.tables_replications is None or replication < self.tables_replications
+
     def _check(self, repair: bool) -> None:
-        """Read every run file and check every kept table; fill :attr:`done`."""
+        """Read every run file and check every kept table; fill :attr:`done` with the runs
+        whose row and kept tables are all sound."""
         bad: list[tuple[Path, str]] = []
+        kept: dict[str, set[tuple[int, int]]] = {name: set() for name in TABLE_NAMES}
         runs = self.folder / RUNS_DIR
         for entry in sorted(os.scandir(runs), key=lambda e: e.name):
             key = _parse_run_file_name(entry.name)
@@ -133,7 +183,11 @@ class RunDataset:
                     if key in self.done:  # compute the run again, with its tables
                         self.done.discard(key)
                         bad.append((runs / path.name, "its kept table is damaged"))
+                elif key is not None:
+                    kept[name].add(key)
         damaged(bad, repair)
+        self.done = {key for key in self.done if not self.keeps_tables(key[1])
+                     or all(key in kept[name] for name in self.tables)}
 
     def add(self, result: dict[str, Any]) -> None:
         """Write one finished run: ``result["row"]`` (identity and summary) and, if present,
@@ -149,6 +203,11 @@ class RunDataset:
         with replacing(self.folder / RUNS_DIR / name) as tmp:  # last: a listed run is complete
             pq.write_table(pa.Table.from_pylist([row]), tmp)
         self.done.add(key)
+
+    def table(self, name: str, point: int, replication: int) -> pd.DataFrame:
+        """The ``name`` table kept for run (``point``, ``replication``)."""
+        path = self.folder / TABLES_DIR / name / run_file_name(point, replication)
+        return read_table(path, pd.read_parquet)
 
     def runs(self, points: int, replications: int) -> pd.DataFrame:
         """Rows of the runs of points ``0..points-1`` and replications ``0..replications-1``,
@@ -185,7 +244,7 @@ def _read_runs(source: Path, columns: Sequence[str] | None = None,
     if columns is not None:
         missing = [c for c in columns if c not in data.schema.names]
         if missing:
-            raise ScenarioError(f"metrics: unknown column(s) {missing}; the runs have "
+            raise SpecError(f"metrics: unknown column(s) {missing}; the runs have "
                                 f"{', '.join(data.schema.names)}")
         columns = list(dict.fromkeys([*IDENTITY, *columns]))
     table = data.to_table(columns=columns, filter=where)
@@ -233,8 +292,8 @@ def load_runs(folder: str | Path, metrics: Sequence[str] | None = None,
     folder = Path(folder)
     source = folder / RUNS_FILE if (folder / RUNS_FILE).exists() else folder / RUNS_DIR
     if not source.exists():
-        raise ScenarioError(f"{folder}: no {RUNS_FILE} or {RUNS_DIR}/ here; expected the "
-                            "folder of a sweep or sensitivity analysis")
+        raise StoreError(f"{folder}: no {RUNS_FILE} or {RUNS_DIR}/ here; expected the "
+                         "folder of a sweep or sensitivity analysis")
     where = ds.field("point").isin(sorted(set(points))) if points is not None else None
     runs = _read_runs(source, columns=metrics, where=where)
     return with_parameters(runs, load_points(folder)) if parameters else runs
@@ -246,7 +305,7 @@ def load_table(folder: str | Path, name: str, points: Iterable[int] | None = Non
     ``tables=[...]``), for ``points`` only when given; rows carry ``point`` and
     ``replication``."""
     if name not in TABLE_NAMES:
-        raise ScenarioError(f"table: got {name!r}; allowed: {', '.join(TABLE_NAMES)}")
+        raise SpecError(f"table: got {name!r}; allowed: {', '.join(TABLE_NAMES)}")
     where = Path(folder) / TABLES_DIR / name
     wanted = set(points) if points is not None else None
     frames = []
@@ -258,8 +317,8 @@ def load_table(folder: str | Path, name: str, points: Iterable[int] | None = Non
         frame.insert(0, "point", key[0])
         frames.append(frame)
     if not frames:
-        raise ScenarioError(f"{folder}: no {name} tables kept; run the experiment with "
-                            f"tables=[{name!r}] to keep them")
+        raise StoreError(f"{folder}: no {name} tables kept; run the experiment with "
+                         f"tables=[{name!r}] to keep them")
     return pd.concat(frames, ignore_index=True)
 
 

@@ -66,7 +66,9 @@ class RunResult:
     def plot(self) -> RunPlots:
         """The run's standard figures, one call each: ``res.plot.lorenz()`` (see
         :class:`sim.presentation.accessors.RunPlots`)."""
-        from sim.presentation import accessors
+        # the one allowed upward import (pyproject.toml), at call time: presentation imports
+        # this module
+        from sim.presentation import accessors  # noqa: PLC0415
 
         return accessors.RunPlots(self)
 
@@ -78,7 +80,7 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """Headline and per-profile tables, for Jupyter."""
-        from sim.presentation import accessors
+        from sim.presentation import accessors  # noqa: PLC0415 (see .plot)
 
         return accessors.run_html(self)
 

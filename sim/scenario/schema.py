@@ -21,6 +21,7 @@ from pydantic import (
 from sim.analysis.measures import MEASURES
 from sim.foundation.units import DAY, WEEKDAYS
 from sim.scenario.allocation import AllocationConfig
+from sim.scenario.distributions import MAX_MAGNITUDE
 from sim.scenario.fields import (
     MAX_COUNT,
     MAX_HORIZON,
@@ -175,6 +176,15 @@ class TaskType(StrictModel):
         return self
 
 
+def _relative_weights(v: tuple[float, ...], n: int, what: str) -> tuple[float, ...]:
+    """Check ``n`` relative weights: each in [0, 1e15], the largest at least 1e-9 (smaller
+    ones would underflow when normalised)."""
+    if len(v) != n or any(x < 0 or x > MAX_MAGNITUDE for x in v) or max(v, default=0) < 1e-9:
+        raise ValueError(f"{what}: relative weights from 0 to {MAX_MAGNITUDE:g}, the largest at "
+                         "least 1e-9")
+    return v
+
+
 class Requesters(StrictModel):
     """Requesters post batches of tasks: Poisson arrivals modulated by hour of day and day of
     week, each requester's share of arrivals proportional to its drawn ``activity``."""
@@ -198,16 +208,12 @@ class Requesters(StrictModel):
     @field_validator("hour_of_day")
     @classmethod
     def _hours(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if len(v) != 24 or any(x < 0 for x in v) or sum(v) <= 0:
-            raise ValueError("hour_of_day needs 24 non-negative weights with a positive sum")
-        return v
+        return _relative_weights(v, 24, "hour_of_day needs 24 weights, hours 0 to 23")
 
     @field_validator("day_of_week")
     @classmethod
     def _days(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if len(v) != 7 or any(x < 0 for x in v) or sum(v) <= 0:
-            raise ValueError("day_of_week needs 7 non-negative weights (mon..sun), positive sum")
-        return v
+        return _relative_weights(v, 7, "day_of_week needs 7 weights, mon to sun")
 
 
 class Platform(StrictModel):

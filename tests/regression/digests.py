@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import sim
+from sim.experiments.compare import load_comparison_spec
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 DIGEST_FILE = Path(__file__).with_name("digests.json")
@@ -51,8 +54,6 @@ def summary_digest(summary: dict[str, float]) -> str:
 
 
 def _scenario_cases() -> dict[str, Callable[[], dict[str, str]]]:
-    import sim
-
     cases: dict[str, Callable[[], dict[str, str]]] = {}
     for path in sorted(SCENARIOS.glob("*.yaml")):
         if path.name == "policies.yaml":
@@ -69,9 +70,6 @@ def _scenario_cases() -> dict[str, Callable[[], dict[str, str]]]:
 
 
 def _comparison_case() -> dict[str, str]:
-    import sim
-    from sim.cli import load_comparison_spec
-
     spec = load_comparison_spec(SCENARIOS / "policies.yaml")
     scn = sim.override(spec.scenario, {"horizon": "1d"})
     cmp = sim.compare(scn, spec.variants, replications=2, seed=1, processes=1, progress=False,
@@ -81,8 +79,6 @@ def _comparison_case() -> dict[str, str]:
 
 
 def _sweep_case() -> dict[str, str]:
-    import sim
-
     scn = sim.override(sim.load_scenario(SCENARIOS / "baseline.yaml"), {"horizon": "1d"})
     grid = {"platform.daily_cap": [20, None],
             "profiles.distressed.share,profiles.part_time.share": [[0.1, 0.62], [0.22, 0.5]]}

@@ -1,5 +1,4 @@
-"""Figures of sweeps and sensitivity analyses, on ``matplotlib.figure.Figure`` (no pyplot
-global state, nothing shown); only the ``save_*`` functions write files.
+"""Figures of sweeps and sensitivity analyses.
 
 - :func:`sweep_lines`: a metric across the grid, one line per combination of the other axes,
   with the interval of the mean over replications as a band;
@@ -7,14 +6,16 @@ global state, nothing shown); only the ``save_*`` functions write files.
   interval half-width;
 - :func:`sensitivity_indices`: first-order and total Sobol' indices per output with their
   intervals, or Morris mu* against sigma.
+
+Labels and values come from the metric catalogue (:mod:`sim.analysis.catalogue`);
+:mod:`sim.presentation.figures.registry` lists the figures with their file names and captions.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,25 +23,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from sim.presentation.figures import DPI, _figure_and_axes
-from sim.presentation.text import format_metric, metric_label
-from sim.results.storage import safe_name
+from sim.analysis.catalogue import finite, format_metric, metric_label
+from sim.presentation.content import grid_value, percent_level, plural, sensitivity_method
+from sim.presentation.figures.style import figure_and_axes
 
 if TYPE_CHECKING:
     from sim.experiments.sensitivity import SensitivityResult
     from sim.experiments.sweep import Axis, SweepResult
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _level_label(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _axis_title(axis: Axis) -> str:
@@ -52,7 +41,7 @@ def _x_axis(axes: Sequence[Axis]) -> int:
     """Index of the axis drawn along x: the first whose levels are all numbers, else the
     first axis."""
     for i, axis in enumerate(axes):
-        if all(_is_number(level[0]) for level in axis.values):
+        if all(finite(level[0]) for level in axis.values):
             return i
     return 0
 
@@ -68,13 +57,13 @@ def sweep_lines(result: SweepResult, metric: str, ax: Axes | None = None,
                 currency: str = "EUR") -> Figure:
     """``metric`` along one axis of the grid (the first numeric one), one line per combination
     of the other axes, with the interval of the mean over replications as a band."""
-    fig, ax = _figure_and_axes(ax, (7.0, 4.5))
+    fig, ax = figure_and_axes(ax, (7.0, 4.5))
     axes = result.axes
     xi = _x_axis(axes)
     x_axis = axes[xi]
     table = result.table([metric]).set_index("point")
     levels = _level_index(result)
-    numeric = all(_is_number(level[0]) for level in x_axis.values)
+    numeric = all(finite(level[0]) for level in x_axis.values)
     xs = np.array([level[0] for level in x_axis.values], dtype=float) if numeric \
         else np.arange(len(x_axis.values), dtype=float)
     others = [i for i in range(len(axes)) if i != xi]
@@ -84,20 +73,20 @@ def sweep_lines(result: SweepResult, metric: str, ax: Axes | None = None,
         key = key if isinstance(key, tuple) else (key,)
         order = group.sort_values(x_axis.name).index
         rows = table.loc[order]
-        label = ", ".join(f"{axes[i].label}={_level_label(axes[i].values[k][0])}"
+        label = ", ".join(f"{axes[i].label}={grid_value(axes[i].values[k][0])}"
                           for i, k in zip(others, key, strict=True)) or None
         color = f"C{n % 10}"
         ax.plot(xs, rows["mean"], marker="o", color=color, label=label)
         ax.fill_between(xs, rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float),
                         color=color, alpha=0.2, linewidth=0)
     if not numeric:
-        ax.set_xticks(xs, [_level_label(level[0]) for level in x_axis.values])
+        ax.set_xticks(xs, [grid_value(level[0]) for level in x_axis.values])
     ax.set_xlabel(_axis_title(x_axis))
     ax.set_ylabel(metric_label(metric, currency))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_metric(metric, v)))
     reps = int(result.runs["replication"].nunique())
-    ax.set_title(f"{metric_label(metric, currency)}: mean and {100 * result.level:g}% interval "
-                 f"over {reps} replication{'s' if reps != 1 else ''}", fontsize="medium")
+    ax.set_title(f"{metric_label(metric, currency)}: mean and {percent_level(result.level)} "
+                 f"interval over {plural(reps, 'replication')}", fontsize="medium")
     if others:
         ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
@@ -110,7 +99,7 @@ def sweep_heatmap(result: SweepResult, metric: str, ax: Axes | None = None,
     cell shows the mean and the half-width of its interval."""
     if len(result.axes) != 2:
         raise ValueError(f"a heat map needs a grid of two axes, this one has {len(result.axes)}")
-    fig, ax = _figure_and_axes(ax, (7.0, 5.0))
+    fig, ax = figure_and_axes(ax, (7.0, 5.0))
     rows_axis, cols_axis = result.axes
     table = result.table([metric]).set_index("point")
     shape = (len(rows_axis.values), len(cols_axis.values))
@@ -127,30 +116,13 @@ def sweep_heatmap(result: SweepResult, metric: str, ax: Axes | None = None,
             text += f"\n± {format_metric(metric, half[i, j])}"
         ax.text(j, i, text, ha="center", va="center", fontsize="small",
                 color="black" if math.isfinite(value) and value > middle else "white")
-    ax.set_xticks(range(shape[1]), [_level_label(v[0]) for v in cols_axis.values])
-    ax.set_yticks(range(shape[0]), [_level_label(v[0]) for v in rows_axis.values])
+    ax.set_xticks(range(shape[1]), [grid_value(v[0]) for v in cols_axis.values])
+    ax.set_yticks(range(shape[0]), [grid_value(v[0]) for v in rows_axis.values])
     ax.set_xlabel(_axis_title(cols_axis))
     ax.set_ylabel(_axis_title(rows_axis))
-    ax.set_title(f"{metric_label(metric, currency)}: mean ± {100 * result.level:g}% "
+    ax.set_title(f"{metric_label(metric, currency)}: mean ± {percent_level(result.level)} "
                  "interval half-width", fontsize="medium")
     return fig
-
-
-def save_sweep_plots(result: SweepResult, folder: str | Path, metrics: Sequence[str],
-                     currency: str = "EUR") -> list[Path]:
-    """Write ``lines_<metric>.png`` for every metric, and ``heatmap_<metric>.png`` when the
-    grid has two axes; return the paths written."""
-    folder = Path(folder)
-    written = []
-    for metric in metrics:
-        figures = [("lines", sweep_lines(result, metric, currency=currency))]
-        if len(result.axes) == 2:
-            figures.append(("heatmap", sweep_heatmap(result, metric, currency=currency)))
-        for kind, fig in figures:
-            path = folder / f"{kind}_{safe_name(metric, 'metric')}.png"
-            fig.savefig(path, dpi=DPI)
-            written.append(path)
-    return written
 
 
 def sensitivity_indices(result: SensitivityResult, currency: str = "EUR") -> Figure:
@@ -190,16 +162,7 @@ def sensitivity_indices(result: SensitivityResult, currency: str = "EUR") -> Fig
         ax.grid(alpha=0.3)
     if result.method == "sobol":
         panels[0].legend(fontsize="small", loc="lower right")
-    what = "Sobol' indices" if result.method == "sobol" else "Morris screening"
-    fig.suptitle(f"{what}, {100 * result.level:g}% bootstrap intervals "
-                 f"({len(result.x)} points x {int(result.runs['replication'].nunique())} "
-                 "replications)")
+    reps = int(result.runs["replication"].nunique())
+    fig.suptitle(f"{sensitivity_method(result.method)}, {percent_level(result.level)} bootstrap "
+                 f"intervals ({plural(len(result.x), 'point')} x {plural(reps, 'replication')})")
     return fig
-
-
-def save_sensitivity_plots(result: SensitivityResult, folder: str | Path,
-                           currency: str = "EUR") -> list[Path]:
-    """Write ``sobol_indices.png`` or ``morris.png``; return the paths written."""
-    path = Path(folder) / ("sobol_indices.png" if result.method == "sobol" else "morris.png")
-    sensitivity_indices(result, currency).savefig(path, dpi=DPI)
-    return [path]
