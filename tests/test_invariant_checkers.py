@@ -95,6 +95,14 @@ def over_the_daily_cap(tasks: pd.DataFrame, workers: pd.DataFrame) -> None:
     tasks.loc[five, "claimed_at"] = 3600.0
 
 
+def left_before_working(tasks: pd.DataFrame, workers: pd.DataFrame) -> None:
+    """A worker with sessions said to have left at time 1 s (registration columns added, as
+    when supply adapts)."""
+    workers["joined_at"] = 0.0
+    workers["left_at"] = float("inf")
+    workers.loc[workers.index[workers["sessions"] > 0][0], "left_at"] = 1.0
+
+
 CASES: list[tuple[Checker, Corruption, str]] = [
     (check_claims, student_takes_a_photo, "claims: a worker claimed a task type its profile"),
     (check_claims, claim_in_another_region, "claims: a regional task was claimed by a worker"),
@@ -105,6 +113,7 @@ CASES: list[tuple[Checker, Corruption, str]] = [
     (check_money, earnings_off, "money: a worker's earnings"),
     (check_sessions, online_time_off, "offline: online_time"),
     (check_sessions, work_time_off, "offline: work_time"),
+    (check_sessions, left_before_working, "registration: a worker was online"),
     (check_concurrency, overlapping_work, "one task at a time: a task started before"),
     (check_concurrency, over_the_daily_cap, "daily cap: 1 worker-days with more than 4 claims"),
 ]

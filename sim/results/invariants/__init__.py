@@ -1,4 +1,4 @@
-"""Invariants every run must satisfy, checked on its result tables (DESIGN.md, "Validation").
+"""Invariants every run must satisfy, checked on its result tables (docs/results-contract.md).
 
 :func:`check` returns a list of human-readable violations (empty when everything holds);
 :func:`assert_ok` raises ``AssertionError`` listing them. One checker per family of
@@ -21,7 +21,9 @@ arrays, computed once) returning its messages; checks are vectorised over the ta
 * **nobody works while offline** (:mod:`.sessions`) — every claim, start and completion lies
   in one session of the worker; ``online_time`` is the total length of its sessions;
   ``work_time`` is the time spent on approved tasks and ``unpaid_work_time`` the time spent on
-  rejected and abandoned ones; ``work_time + unpaid_work_time <= online_time``.
+  rejected and abandoned ones; ``work_time + unpaid_work_time <= online_time``; when supply
+  adapts, sessions lie between ``joined_at`` and ``left_at`` (nobody works before joining or
+  after leaving).
 * **one task at a time** (:mod:`.concurrency`) — per worker, the work intervals
   ``[started_at, end)`` do not overlap (``end`` = ``completed_at``, or the end of the session
   for work abandoned in progress), and a worker never holds more than ``platform.max_claimed``

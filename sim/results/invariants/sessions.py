@@ -1,7 +1,9 @@
 """Nobody works while offline: sessions lie in the horizon without overlapping; every claim,
 start and completion falls in a session of the worker; ``online_time`` is the length of its
 sessions, ``work_time`` the time spent on approved tasks, ``unpaid_work_time`` on rejected and
-abandoned ones, and the two together fit in ``online_time``."""
+abandoned ones, and the two together fit in ``online_time``. When supply adapts, every session
+lies between the worker's ``joined_at`` and ``left_at``: nobody works before joining or after
+leaving."""
 
 from __future__ import annotations
 
@@ -43,11 +45,27 @@ def _session_intervals(sessions: pd.DataFrame, n_workers: int, horizon: float) -
     return out
 
 
+def _registration(sessions: pd.DataFrame, workers: pd.DataFrame) -> list[str]:
+    """Violations of registration: a session before the worker joined or after it left."""
+    if "joined_at" not in workers or not len(sessions):
+        return []
+    who = sessions["worker_id"].to_numpy()
+    joined = floats(workers["joined_at"])[who]
+    left = floats(workers["left_at"])[who]
+    bad = (sessions["start"].to_numpy() < joined - ATOL) | \
+        (sessions["end"].to_numpy() > left + ATOL)
+    if not bad.any():
+        return []
+    shown = sessions.assign(joined_at=joined, left_at=left)
+    return ["registration: a worker was online before joining or after leaving: "
+            + examples(shown, bad, ["worker_id", "start", "end", "joined_at", "left_at"])]
+
+
 def check_sessions(run: RunView) -> list[str]:
-    """Violations of the session and work-time invariants."""
+    """Violations of the session, registration and work-time invariants."""
     tasks, workers, n_workers = run.tasks, run.workers, run.n_workers
     sessions = run.sessions
-    out = _session_intervals(sessions, n_workers, run.horizon)
+    out = _session_intervals(sessions, n_workers, run.horizon) + _registration(sessions, workers)
     online = np.bincount(sessions["worker_id"].to_numpy(), minlength=n_workers,
                          weights=(sessions["end"] - sessions["start"]).to_numpy())[:n_workers]
     w_online = floats(workers["online_time"])
