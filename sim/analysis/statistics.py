@@ -10,7 +10,7 @@ interval of two independent samples (:func:`welch_interval`, shown alongside).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,20 +72,22 @@ def welch_interval(a: np.ndarray, b: np.ndarray, level: float) -> tuple[float, f
     return float(diff - half), float(diff + half)
 
 
-def paired_table(runs: pd.DataFrame, baseline: str, variants: Sequence[str],
-                 metrics: Iterable[str], level: float = 0.95) -> pd.DataFrame:
-    """Per variant (other than ``baseline``) and metric: the mean difference to ``baseline``
+def paired_table(runs: pd.DataFrame, baseline: str | Mapping[str, str],
+                 variants: Sequence[str], metrics: Iterable[str], level: float = 0.95
+                 ) -> pd.DataFrame:
+    """Per variant (other than its baseline) and metric: the mean difference to the baseline
     over the replications both have (``runs`` has one row per ``variant`` and
     ``replication``), its standard error, t interval and paired t-test p-value, and the
-    unpaired (Welch) interval of the same difference."""
+    unpaired (Welch) interval of the same difference. ``baseline`` is one variant, or each
+    variant's own baseline (a mapping)."""
     wide = runs.set_index(["variant", "replication"])
-    base = wide.loc[baseline]
     metrics = list(metrics)
     rows = []
     for variant in variants:
-        if variant == baseline:
+        own = baseline if isinstance(baseline, str) else baseline[variant]
+        if variant == own:
             continue
-        other = wide.loc[variant]
+        base, other = wide.loc[own], wide.loc[variant]
         common = base.index.intersection(other.index)
         for metric in metrics:
             a = other.loc[common, metric].to_numpy(float)
@@ -94,7 +96,7 @@ def paired_table(runs: pd.DataFrame, baseline: str, variants: Sequence[str],
             diff = a[ok] - b[ok]
             mean, se, low, high = interval(diff, level)
             u_low, u_high = welch_interval(a[ok], b[ok], level)
-            rows.append({"variant": variant, "baseline": baseline, "metric": metric,
+            rows.append({"variant": variant, "baseline": own, "metric": metric,
                          "n": int(ok.sum()), "mean_diff": mean, "se": se, "ci_low": low,
                          "ci_high": high, "p_value": paired_p_value(diff),
                          "unpaired_ci_low": u_low, "unpaired_ci_high": u_high})

@@ -339,7 +339,7 @@ def _add_compare(commands: Any) -> None:
         "source", metavar="SCENARIO_OR_SPEC",
         help="scenario YAML file (then give --variant), or a comparison spec: a YAML file with "
         "'scenario' (path relative to the spec), 'variants' and optionally 'overrides', "
-        "'baseline', 'replications', 'seed', 'processes', 'target' (see "
+        "'baseline', 'replications', 'seed', 'processes', 'target', 'supply' (see "
         "scenarios/policies.yaml)",
     )
     compare.add_argument(
@@ -356,6 +356,12 @@ def _add_compare(commands: Any) -> None:
                  f"{DEFAULT_COMPARE_SEED})")
     _set_option(compare, "override a field of the scenario by dotted path, before the "
                 "variants are applied (as with run); repeatable")
+    compare.add_argument(
+        "--supply", choices=("fixed", "adaptive", "both"),
+        help="labour supply of every variant: fixed (the short run), adaptive (the long run: "
+        "workers give up, leave, join, see docs/labour-supply.md) or both, side by side, each "
+        "compared with the baseline of the same supply (default: the spec's, else as the "
+        "scenario says)")
     _resumable_output(compare, "results/<spec or scenario name>-compare", memory=True)
 
 

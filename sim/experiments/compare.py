@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,9 @@ class Comparison:
     stats: dict[str, Any] = field(default_factory=dict)
     """How the runs were obtained (see :attr:`sim.experiments.design.DesignRun.stats`):
     executor, runs computed, runs resumed from the state, wall and compute time."""
+    baselines: dict[str, str] = field(default_factory=dict)
+    """Each variant's own baseline when they differ (with ``supply="both"``, each variant
+    is compared with the baseline run with the same supply); empty: ``baseline`` for all."""
 
     def __repr__(self) -> str:
         reps = self.runs["replication"].nunique() if len(self.runs) else 0
@@ -80,6 +83,19 @@ class Comparison:
 
         return accessors.ComparisonPlots(self)
 
+    def baseline_of(self, variant: str) -> str:
+        """The variant ``variant`` is compared with (itself for a baseline)."""
+        return self.baselines.get(variant, self.baseline)
+
+    @property
+    def baseline_names(self) -> list[str]:
+        """The baselines, in variant order: one, or one per labour supply (``supply="both"``)."""
+        return list(dict.fromkeys(self.baseline_of(v) for v in self.variants))
+
+    def is_baseline(self, variant: str) -> bool:
+        """Whether ``variant`` is a baseline (with ``supply="both"`` there is one per supply)."""
+        return self.baseline_of(variant) == variant
+
     @property
     def metrics(self) -> list[str]:
         """Summary metrics available for every run."""
@@ -94,11 +110,14 @@ class Comparison:
         """Per variant and metric: mean difference to ``baseline`` over paired replications,
         its interval and the paired t-test p-value; the unpaired (Welch) interval of the same
         difference is given alongside to show what common random numbers buy."""
-        baseline = baseline or self.baseline
-        if baseline not in self.variants:
-            raise ValueError(f"unknown baseline {baseline!r}; variants: {list(self.variants)}")
-        return paired_table(self.runs, baseline, list(self.variants),
-                            list(metrics or self.metrics), self.level)
+        if baseline is None and self.baselines:
+            own: str | dict[str, str] = self.baselines
+        else:
+            own = baseline or self.baseline
+            if own not in self.variants:
+                raise ValueError(f"unknown baseline {own!r}; variants: {list(self.variants)}")
+        return paired_table(self.runs, own, list(self.variants), list(metrics or self.metrics),
+                            self.level)
 
 
 def compare(
@@ -115,6 +134,7 @@ def compare(
     executor: Any = None,
     repair: bool = False,
     max_memory: float | str | None = None,
+    supply: str | None = None,
 ) -> Comparison:
     """Run every variant ``replications`` times with paired seeds and return a Comparison.
 
@@ -128,8 +148,14 @@ def compare(
     ``target={"metric": "earnings_gini", "half_width": 0.002, "max_replications": 100}`` adds
     replications until every variant's paired-difference interval of that metric (its own interval
     for the baseline) is at most that half-width. Every variant's size is checked before any run
-    (``max_memory``: see :func:`sim.run`).
+    (``max_memory``: see :func:`sim.run`). ``supply`` runs every variant with labour supply
+    ``"fixed"`` (the short run), ``"adaptive"`` (the long run: see docs/labour-supply.md) or
+    ``"both"``: each variant twice, named ``"<name> (fixed)"`` and ``"<name> (adaptive)"``,
+    each compared with the baseline of the same supply (None: as the scenario says).
     """
+    _check_variants(variants)
+    variants, baselines = with_supply(variants, supply, baseline or next(iter(variants)))
+    baseline = next(iter(baselines.values())) if baselines else baseline
     names = _check_variants(variants)
     replications = whole(replications, "replications", 2)
     seed = check_seed(seed)
@@ -151,10 +177,33 @@ def compare(
                         .tolist() for i, name in enumerate(names)}
             comparison = Comparison(runs=runs, baseline=baseline,
                                     variants={k: dict(v) for k, v in variants.items()},
-                                    earnings=earnings, stats=session.stats)
+                                    earnings=earnings, stats=session.stats,
+                                    baselines=baselines)
             if not target or n_reps >= limit or _precise_enough(comparison, target):
                 return comparison
             n_reps = min(limit, n_reps + max(session.pool.workers, n_reps // 2))
+
+
+SUPPLY_MODES = ("fixed", "adaptive", "both")
+"""Values of ``supply`` of :func:`compare` and ``--supply``."""
+
+
+def with_supply(variants: Mapping[str, Mapping[str, Any]], supply: str | None, baseline: str
+                ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The variants to run for ``supply`` (see :func:`compare`) and, with ``"both"``, each
+    one's baseline (the baseline variant with the same supply; otherwise an empty mapping)."""
+    if supply is None:
+        return dict(variants), {}
+    if supply not in SUPPLY_MODES:
+        raise SpecError(f"supply: got {supply!r}; allowed: {', '.join(SUPPLY_MODES)}")
+    modes = ("fixed", "adaptive") if supply == "both" else (supply,)
+    out, baselines = {}, {}
+    for mode in modes:
+        for name, changes in variants.items():
+            label = f"{name} ({mode})" if supply == "both" else name
+            out[label] = {**changes, "supply.adaptive": mode == "adaptive"}
+            baselines[label] = f"{baseline} ({mode})" if supply == "both" else baseline
+    return out, (baselines if supply == "both" else {})
 
 
 def _check_variants(variants: Any) -> list[str]:
@@ -196,13 +245,13 @@ def comparison_design(base: Scenario, variants: Mapping[str, Mapping[str, Any]],
 
 
 def _precise_enough(comparison: Comparison, target: Mapping[str, Any] | Target) -> bool:
-    """Whether the baseline's interval of the target metric, and every paired-difference
+    """Whether each baseline's interval of the target metric, and every paired-difference
     interval of it, are at most the target half-width."""
     target = _check_target(target)
     metric, goal = target.metric, float(target.half_width)
     own = comparison.table([metric]).set_index("variant")
-    widths = [(own.loc[comparison.baseline, "ci_high"] - own.loc[comparison.baseline, "ci_low"])
-              / 2]
+    bases = comparison.baseline_names
+    widths = ((own.loc[bases, "ci_high"] - own.loc[bases, "ci_low"]) / 2).tolist()
     if len(comparison.variants) > 1:
         paired = comparison.paired(metrics=[metric])
         widths += ((paired["ci_high"] - paired["ci_low"]) / 2).tolist()
@@ -227,6 +276,7 @@ def write_comparison(comparison: Comparison, folder: Path,
     pd.DataFrame({k: pd.Series(v) for k, v in comparison.earnings.items()}).to_parquet(
         folder / "earnings_replication0.parquet", index=False)
     manifest = {"baseline": comparison.baseline, "variants": comparison.variants,
+                **({"baselines": comparison.baselines} if comparison.baselines else {}),
                 "replications": int(comparison.runs["replication"].nunique()),
                 "level": comparison.level, **provenance(), **(extra or {})}
     write_manifest(folder, "comparison", manifest)
@@ -249,6 +299,7 @@ class ComparisonSpec(ExperimentSpec):
     seed: Seed | None = None
     processes: Count | None = None
     target: Target | None = None
+    supply: Literal["fixed", "adaptive", "both"] | None = None
     _scenario_file: Path | None = PrivateAttr(None)
 
     @property

@@ -206,7 +206,7 @@ def comparison_table(comparison: Comparison, currency: str = "EUR",
     ``profiles`` order)."""
     metrics = list(metrics) if metrics is not None else comparison_metrics(comparison.metrics,
                                                                             profiles)
-    pct, base = percent_level(comparison.level), comparison.baseline
+    pct, base = percent_level(comparison.level), baseline_label(comparison)
     own = comparison.table(metrics).set_index(["metric", "variant"])
     paired = comparison.paired(metrics=metrics) if len(comparison.variants) > 1 else None
     diffs = paired.set_index(["metric", "variant"]) if paired is not None else None
@@ -219,7 +219,7 @@ def comparison_table(comparison: Comparison, currency: str = "EUR",
                    "Mean": format_metric(key, mean["mean"]),
                    f"{pct} interval": interval(key, mean["ci_low"], mean["ci_high"])}
             if diffs is not None:
-                d = diffs.loc[(key, variant)] if variant != base else None
+                d = None if comparison.is_baseline(variant) else diffs.loc[(key, variant)]
                 significant = d is not None and finite(d["p_value"]) and d["p_value"] < alpha
                 row.update({
                     f"Difference to {base}": ("baseline" if d is None
@@ -240,17 +240,28 @@ def p_value(value: Any) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def baseline_label(comparison: Comparison) -> str:
+    """The baseline's name, or "baseline" when each variant has its own (supply "both")."""
+    return comparison.baseline if len(comparison.baseline_names) <= 1 else "baseline"
+
+
 def comparison_notes(comparison: Comparison, currency: str = "EUR",
                      title: str | None = None) -> list[str]:
     """What a comparison table shows: the variants and replications, then how to read it."""
-    pct, base = percent_level(comparison.level), comparison.baseline
+    pct, base = percent_level(comparison.level), baseline_label(comparison)
     reps = int(comparison.runs["replication"].nunique()) if len(comparison.runs) else 0
+    bases = comparison.baseline_names
+    which = (f"baseline {bases[0]!r}" if len(bases) == 1 else
+             "each variant is compared with the baseline of the same labour supply ("
+             + ", ".join(repr(b) for b in bases) + "); supply fixed is the short run, "
+             "supply adaptive the long run (workers give up, leave and join)")
     intro = (f"{plural(len(comparison.variants), 'variant')} x {plural(reps, 'replication')} "
              "with paired seeds (replication r of every variant has the same workers and task "
-             f"arrivals); baseline {base!r}.")
+             f"arrivals); {which}.")
     note = f"Mean over replications with its {pct} t interval"
     if len(comparison.variants) > 1:
-        note += (f"; difference to {base!r} over paired replications with its {pct} interval "
+        note += (f"; difference to the {base if len(bases) > 1 else repr(base)} over paired "
+                 f"replications with its {pct} interval "
                  "and the paired t-test p-value, differences significant at "
                  f"{100 * (1 - comparison.level):g}% marked")
     note += (". Shares in %, their differences in percentage points (pp); money in "
@@ -263,7 +274,7 @@ def variants_table(comparison: Comparison) -> pd.DataFrame:
     rows = []
     for name, changes in comparison.variants.items():
         what = "; ".join(f"{path} = {_short(value)}" for path, value in changes.items())
-        label = name + (" (baseline)" if name == comparison.baseline else "")
+        label = name + (" (baseline)" if comparison.is_baseline(name) else "")
         rows.append({"Variant": label, "Changes to the scenario": what or "none (as is)"})
     return pd.DataFrame(rows, columns=["Variant", "Changes to the scenario"])
 

@@ -185,8 +185,12 @@ def load_comparison(folder: Path) -> Comparison:
     baseline = manifest.get("baseline")
     if baseline not in variants:
         baseline = next(iter(variants))
+    baselines = manifest.get("baselines")
+    if not (isinstance(baselines, dict) and set(baselines) == set(variants)
+            and set(baselines.values()) <= set(variants)):
+        baselines = {}
     return Comparison(runs=runs, baseline=baseline, variants=variants, earnings=earnings,
-                      level=_level(manifest))
+                      level=_level(manifest), baselines=baselines)
 
 
 def _read_comparison(folder: Path, manifest: dict[str, Any]) -> FolderReport:

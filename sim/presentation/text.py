@@ -21,6 +21,7 @@ from sim.foundation.units import WEEKDAYS as DAYS
 from sim.presentation.content import (
     CALIBRATION_ROLES,
     Section,
+    baseline_label,
     calibration_notes,
     calibration_table,
     comparison_notes,
@@ -270,7 +271,7 @@ def format_comparison(
     significant differences marked with ``*`` (the table of
     :func:`sim.presentation.content.comparison_table`)."""
     shown = comparison_table(comparison, currency, profiles, metrics).reset_index()
-    pct, base = percent_level(comparison.level), comparison.baseline
+    pct, base = percent_level(comparison.level), baseline_label(comparison)
     narrow = {f"Difference to {base}": f"Diff. to {base}",
               f"{pct} interval of the difference": f"{pct} interval", "Significant": ""}
     if "Significant" in shown:

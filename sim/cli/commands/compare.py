@@ -41,6 +41,7 @@ class Plan:
     replications: int
     seed: int
     processes: int
+    supply: str | None
 
     def manifest(self, source: str) -> dict[str, Any]:
         """What the result folder's manifest says about the comparison run."""
@@ -49,7 +50,8 @@ class Plan:
         as_run = {"scenario": str(spec.scenario_file) if spec.scenario_file else None,
                   "baseline": self.baseline, "replications": self.replications,
                   "seed": self.seed, "variants": self.variants,
-                  **({"target": target} if target else {})}
+                  **({"target": target} if target else {}),
+                  **({"supply": self.supply} if self.supply else {})}
         return {"command": "compare", "source": str(Path(source).resolve()), "spec": as_run,
                 "scenario": spec.scenario.to_dict(), "seed": self.seed,
                 "processes": self.processes}
@@ -93,7 +95,8 @@ def plan(args: argparse.Namespace) -> Plan:
     return Plan(spec=spec, variants=variants, baseline=baseline,
                 replications=args.replications or spec.replications or DEFAULT_REPLICATIONS,
                 seed=DEFAULT_COMPARE_SEED if seed is None else seed,
-                processes=args.processes or spec.processes or default_workers())
+                processes=args.processes or spec.processes or default_workers(),
+                supply=args.supply or spec.supply)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -108,7 +111,8 @@ def main(args: argparse.Namespace) -> int:
     def launch(state: Path) -> Comparison:
         return compare(scn, p.variants, p.replications, p.seed, p.processes,
                        baseline=p.baseline, state_dir=state, progress=not args.quiet,
-                       target=p.spec.target, repair=args.repair, max_memory=args.max_memory)
+                       target=p.spec.target, repair=args.repair, max_memory=args.max_memory,
+                       supply=p.supply)
 
     def write(comparison: Comparison, folder: Path, wall: float) -> None:
         manifest = {**p.manifest(args.source), **comparison.stats, "wall_time": wall}

@@ -83,9 +83,10 @@ def metric_intervals(
                 capsize=3,
                 markersize=5,
             )
-        base = rows["mean"].get(comparison.baseline, math.nan)
-        if math.isfinite(base):
-            ax.axvline(base, color="0.5", linestyle="--", linewidth=1)
+        for name in comparison.baseline_names:
+            base = rows["mean"].get(name, math.nan)
+            if math.isfinite(base):
+                ax.axvline(base, color="0.5", linestyle="--", linewidth=1)
         ax.set_title(metric_label(metric, currency), fontsize="medium")
         if metric_kind(metric) == "duration":
             round_duration_ticks(ax)
@@ -128,7 +129,7 @@ def lorenz_overlay(comparison: Comparison, ax: Axes | None = None) -> Figure:
             100 * population,
             100 * share,
             color=colors[variant],
-            linewidth=2.4 if variant == comparison.baseline else 1.4,
+            linewidth=2.4 if comparison.is_baseline(variant) else 1.4,
             label=label + ")",
         )
         drawn += 1
@@ -170,7 +171,7 @@ def tradeoff(comparison: Comparison, ax: Axes | None = None) -> Figure:
         )
         if math.isfinite(x["mean"].iloc[0]) and math.isfinite(y["mean"].iloc[0]):
             ax.annotate(
-                variant + (" (baseline)" if variant == comparison.baseline else ""),
+                variant + (" (baseline)" if comparison.is_baseline(variant) else ""),
                 (x["mean"].iloc[0], y["mean"].iloc[0]),
                 xytext=(5, 5),
                 textcoords="offset points",
@@ -227,7 +228,7 @@ def profile_earnings(
             color=colors[variant],
             edgecolor="white",
             linewidth=0.5,
-            label=variant + (" (baseline)" if variant == comparison.baseline else ""),
+            label=variant + (" (baseline)" if comparison.is_baseline(variant) else ""),
         )
     ax.set_xticks(groups, labels)
     ax.set_ylim(bottom=0)

@@ -184,7 +184,7 @@ COMPARISON: tuple[StandardFigure[ComparisonSubject], ...] = (
     StandardFigure(
         "metric_intervals.png",
         "Headline metrics per variant: mean over replications with its interval; the dashed "
-        "line is the baseline's mean.",
+        "line is the baseline's mean (one per labour supply when both are compared).",
         _whole_figure(lambda s: metric_intervals(s.comparison, s.metrics, s.currency))),
     StandardFigure(
         "lorenz_overlay.png",
