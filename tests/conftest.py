@@ -25,6 +25,7 @@ SLOW_MODULES: dict[str, str] = {
     "test_engines.py": "race engine against the literal polling oracle",
     "test_properties.py": "Hypothesis: about 1,400 scenarios, each run in a child process",
     "test_executors.py": "the same sweep on a process pool and a Dask LocalCluster",
+    "test_supply.py": "adaptive labour supply against theory: long runs over many seeds",
 }
 """Test modules slow as a whole, with what makes them slow."""
 
@@ -66,6 +67,9 @@ SLOW_TESTS: tuple[str, ...] = (
     "test_cli_compare.py::test_spec_target_adds_replications",
     "test_cli_compare.py::test_set_overrides_the_scenario_before_the_variants",
     "test_cli_compare.py::test_options_override_the_spec",
+    "test_compare_supply.py::test_both_is_fixed_and_adaptive_each_paired_with_its_own_baseline",
+    "test_compare_supply.py::test_common_random_numbers_survive_adaptation",
+    "test_compare_supply.py::test_cli_supply_both_writes_the_baselines_and_says_so",
     "test_sweep.py::test_killed_sweep_resumes_with_only_the_missing_runs",
     "test_sweep.py::test_dataset_and_query_helpers",
     "test_sweep.py::test_damaged_run_files_are_errors_until_repaired",

@@ -31,8 +31,6 @@ from sim.foundation.units import DAY, MONTH
 from sim.results import invariants
 from tests.conftest import SMALL_SCENARIO
 
-pytestmark = pytest.mark.slow
-
 
 def market(**changes: Any) -> dict[str, Any]:
     """The small test market (conftest) with ``changes`` at dotted paths."""

@@ -35,7 +35,10 @@ Window = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=365 * 
 
 class Continuation(StrictModel):
     """A worker who claimed work during a session may stay on: at the session's planned end it
-    extends the session by a ``duration`` draw with ``probability``."""
+    extends the session by a ``duration`` draw with ``probability``.
+
+    Source: the other side of discouragement; workers who find tasks keep working while
+    tasks are there (Casilli et al. 2019 interviews; no published rate: an assumption)."""
 
     probability: float = Field(ge=0, le=1, description=(
         "Chance that a worker who claimed a task during the session extends it."))
@@ -51,7 +54,11 @@ class Target(StrictModel):
     the time of the month, a shortfall s = 1 - r > 0 makes the worker extend the session by an
     ``extension`` draw with probability 1 - exp(-strength * s). At a session's planned start,
     a worker whose targets are all reached (r >= 1) skips the session with probability
-    1 - exp(-strength * r)."""
+    1 - exp(-strength * r).
+
+    Source: target earners on MTurk, Horton and Chilton (2010), "The labor economics of paid
+    crowdsourcing" (EC): some workers aim at round earnings totals and stop once they reach
+    them."""
 
     daily: Dist | None = Field(default=None, description=(
         "Per-worker daily earnings target (default: none)."))
@@ -80,7 +87,12 @@ class Leaving(StrictModel):
     expectation). A worker with less than ``min_hours`` online in the window has no recent pay
     to judge and quits at ``base_rate``. A worker leaves when its cumulative hazard passes an
     exponential threshold drawn when it registers, so that with a constant rate tenures are
-    exactly exponential."""
+    exactly exponential.
+
+    Sources: quitting on low income is the central mechanism of the agent-based model of
+    crowd work of Jäger et al. (2019); the MTurk population turns over with a half-life of
+    12 to 18 months (Difallah, Filatova and Ipeirotis 2018, row
+    ``mturk_worker_half_life_months``), which ``scenarios/mturk_2018.yaml`` fits."""
 
     expectation: Dist = Field(description="Per-worker pay per hour online the worker expects.")
     window: Window = Field(default=14 * DAY, description=(
@@ -99,7 +111,10 @@ class Leaving(StrictModel):
 
 class Learning(StrictModel):
     """Workers get faster with practice: the effort of a task is multiplied by
-    max(floor, (1 + n) ** -rate), n the tasks the worker has completed."""
+    max(floor, (1 + n) ** -rate), n the tasks the worker has completed.
+
+    Source: the power law of practice (Newell and Rosenbloom 1981), asked for in crowd-work
+    models; the floor keeps practice from making tasks arbitrarily fast."""
 
     rate: Dist = Field(description=(
         "Per-worker learning-curve exponent (0.1: the tenth task takes 79 % of the first "
@@ -109,7 +124,13 @@ class Learning(StrictModel):
 
 
 class ProfileSupply(StrictModel):
-    """How a profile's workers adapt (each part optional)."""
+    """How a profile's workers adapt (each part optional; see docs/labour-supply.md). With
+    none of them, or with ``supply.adaptive: false``, the profile's sessions are fixed.
+
+    ``patience`` models discouragement: most micro-workers want more work than they find
+    (ILO 2018 survey: 88 %, row ``ilo_share_want_more_work``), and a worker who finds nothing
+    stops looking; the ILO's 20 unpaid minutes per paid hour (row
+    ``ilo_unpaid_minutes_per_paid_hour``, held out in calibration) is the figure it moves."""
 
     patience: DurationDist | None = Field(default=None, description=(
         "Per-worker time without a claim after which a session is given up (counted from "
@@ -126,7 +147,10 @@ class Joining(StrictModel):
     the workers present at the start. With ``pay_elasticity`` > 0 the rate follows recent
     market pay (word of mouth): rate * (pay / reference_pay) ** pay_elasticity, at most
     ``max_factor`` times the rate, where pay is the mean earnings per hour online of the
-    workers online over the last ``window``."""
+    workers online over the last ``window``.
+
+    Source: arrivals roughly balance departures on MTurk (Difallah et al. 2018, row
+    ``mturk_arrivals_over_departures``); word of mouth is an assumption."""
 
     rate: float = Field(ge=0, le=1e9, description="Registrations per day (full-size market).")
     pay_elasticity: float = Field(default=0.0, ge=0, le=10, description=(
