@@ -1,34 +1,31 @@
 """Long-horizon benchmark of adaptive labour supply (issue 11): the baseline over 12 months
 with every behaviour on, against the same 12 months with supply fixed.
 
-Run with ``.venv/bin/python benchmarks/bench_supply.py``; it prints a Markdown table to paste
+Run with ``.venv/bin/python benchmarks/bench_supply.py`` (``--profile`` for where the time
+goes); it prints a Markdown table to paste
 into BENCHMARKS.md. One process, one core; each figure is the best of ``--repeat`` runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import platform
+import pstats
 import time
+from pathlib import Path
 
 import sim
 
-BASELINE = "scenarios/baseline.yaml"
-BEHAVIOURS = {
-    "patience": {"dist": "exponential", "mean": "30min"},
-    "continuation": {"probability": 0.5, "duration": "30min"},
-    "target": {"daily": 5, "monthly": 60, "strength": 1.0},
-    "leaving": {"expectation": 1.5, "base_rate": 0.05, "max_rate": 0.5},
-    "learning": {"rate": 0.05, "floor": 0.7},
-}
+BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
 
 def every_behaviour(horizon: str) -> sim.Scenario:
-    """The baseline with every adaptive behaviour in every profile, and registrations."""
-    base = sim.load_scenario(BASELINE)
-    changes = {f"profiles.{p}.supply": BEHAVIOURS for p in base.profiles}
-    return sim.override(base, {**changes, "horizon": horizon,
-                               "supply": {"joining": {"rate": 5}}})
+    """The baseline with its adaptive supply switched on: patience, continuation, learning
+    and leaving in every profile, monthly targets for part-timers and the distressed, and
+    registrations following market pay (the sections of scenarios/baseline.yaml)."""
+    return sim.override(sim.load_scenario(BASELINE), {"horizon": horizon,
+                                                      "supply.adaptive": True})
 
 
 def best(scn: sim.Scenario, repeat: int) -> tuple[float, int]:
@@ -47,7 +44,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--horizon", default="365d")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile one adaptive run (cProfile, top functions by own time)")
     args = parser.parse_args()
+    if args.profile:
+        cProfile.runctx("sim.run(scn, seed=1)", {"sim": sim},
+                        {"scn": every_behaviour(args.horizon)}, "bench_supply.prof")
+        pstats.Stats("bench_supply.prof").sort_stats("tottime").print_stats(15)
+        return
     adaptive = every_behaviour(args.horizon)
     fixed = sim.override(adaptive, {"supply.adaptive": False})
     print(f"python {platform.python_version()}, {platform.machine()}, one core\n")

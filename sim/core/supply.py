@@ -228,7 +228,6 @@ class AdaptivePlatform(Platform):
             reward = self.task_reward[t]
             self.earned_today[w] += reward
             self.earned_month[w] += reward
-            self.day_earnings[w, self.day_index] += reward
 
     # -- days: pay history, leaving, joining ------------------------------------------------
     def new_day(self) -> None:
@@ -239,13 +238,13 @@ class AdaptivePlatform(Platform):
             self.online_today[w] += now - max(self.online_since[w], now - DAY)
         self.day_online[:, self.day_index] = self.online_today
         self.online_today[:] = 0.0
+        self.day_earnings[:, self.day_index] = self.earned_today  # the day's pay, closed
         self.earned_today = [0.0] * len(self.earned_today)
         if now % MONTH < 1e-6 or MONTH - now % MONTH < 1e-6:
             self.earned_month = [0.0] * len(self.earned_month)
         self._leave_today()
         self._set_join_rate()
         self.day_index = (self.day_index + 1) % self.days
-        self.day_earnings[:, self.day_index] = 0.0
         super().new_day()
 
     def _window_pay(self, window: float) -> tuple[np.ndarray, np.ndarray]:
