@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 SLOW_MODULES: dict[str, str] = {
-    "test_notebooks.py": "the four notebooks executed in a fresh kernel (up to 2 min each)",
+    "test_notebooks.py": "the notebooks executed in a fresh kernel (up to 2 min each)",
     "test_queueing.py": "M/M/c and race formulas against many replications",
     "test_engines.py": "race engine against the literal polling oracle",
     "test_properties.py": "Hypothesis: about 1,400 scenarios, each run in a child process",
@@ -66,6 +66,7 @@ SLOW_TESTS: tuple[str, ...] = (
     "test_cli_compare.py::test_spec_target_adds_replications",
     "test_cli_compare.py::test_set_overrides_the_scenario_before_the_variants",
     "test_cli_compare.py::test_options_override_the_spec",
+    "test_cli_compare.py::test_labour_supply_spec_runs_both_supplies_each_against_its_own_baseline",
     "test_sweep.py::test_killed_sweep_resumes_with_only_the_missing_runs",
     "test_sweep.py::test_dataset_and_query_helpers",
     "test_sweep.py::test_damaged_run_files_are_errors_until_repaired",
