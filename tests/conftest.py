@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 SLOW_MODULES: dict[str, str] = {
-    "test_notebooks.py": "the four notebooks executed in a fresh kernel (up to 2 min each)",
+    "test_notebooks.py": "the notebooks executed in a fresh kernel (up to 2 min each)",
     "test_queueing.py": "M/M/c and race formulas against many replications",
     "test_engines.py": "race engine against the literal polling oracle",
     "test_properties.py": "Hypothesis: about 1,400 scenarios, each run in a child process",
@@ -70,6 +70,7 @@ SLOW_TESTS: tuple[str, ...] = (
     "test_compare_supply.py::test_both_is_fixed_and_adaptive_each_paired_with_its_own_baseline",
     "test_compare_supply.py::test_common_random_numbers_survive_adaptation",
     "test_compare_supply.py::test_cli_supply_both_writes_the_baselines_and_says_so",
+    "test_cli_compare.py::test_labour_supply_spec_runs_both_supplies_each_against_its_own_baseline",
     "test_sweep.py::test_killed_sweep_resumes_with_only_the_missing_runs",
     "test_sweep.py::test_dataset_and_query_helpers",
     "test_sweep.py::test_damaged_run_files_are_errors_until_repaired",

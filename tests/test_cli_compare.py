@@ -657,3 +657,55 @@ def test_an_older_versions_state_is_refused_with_the_reason(
                           "older version of microwork")
     assert "remove the folder" in err and (state / "runs" / "fcfs-00000.json").exists()
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- shipped specs
+
+LABOUR_SUPPLY = Path(__file__).resolve().parents[1] / "scenarios" / "labour_supply.yaml"
+
+
+def test_labour_supply_spec_runs_both_supplies_each_against_its_own_baseline(
+    tmp_path: Path,
+) -> None:
+    """scenarios/labour_supply.yaml (a year, supply fixed and adaptive) at a reduced size:
+    every rule runs with both supplies on the same seeds, and each is paired with fcfs of the
+    same supply."""
+    spec = experiment.load_comparison_spec(LABOUR_SUPPLY)
+    assert spec.scenario.horizon == 365 * 86_400.0 and spec.supply == "both"
+    assert spec.baseline == "fcfs" and list(spec.variants) == [
+        "fcfs", "lottery", "round_robin", "least_earned"]
+
+    out = tmp_path / "out"
+    argv = ["compare", str(LABOUR_SUPPLY), "--set", "horizon=60d", "--set", "scale=0.1",
+            "--replications", "2", "--processes", "1", "--no-plots", "--quiet",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"]["horizon"] == 60 * 86_400.0  # --set wins over the overrides
+    assert manifest["spec"]["supply"] == "both" and manifest["replications"] == 2
+
+    modes = ("fixed", "adaptive")
+    names = [f"{rule} ({mode})" for mode in modes for rule in spec.variants]
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert sorted(runs["variant"].unique()) == sorted(names)
+    assert len(runs) == 2 * len(names)
+    assert runs.groupby("replication")["seed"].nunique().eq(1).all()  # paired across all
+    by_mode = {mode: runs[runs["variant"].str.endswith(f"({mode})")] for mode in modes}
+    # turnover exists only where workers can leave
+    assert by_mode["fixed"]["monthly_exit_rate"].isna().all()
+    assert by_mode["adaptive"]["monthly_exit_rate"].notna().all()
+    assert (by_mode["adaptive"]["workers_left"] > 0).all()
+
+    paired = pd.read_csv(out / "paired.csv")
+    pairs = set(zip(paired["variant"], paired["baseline"], strict=True))
+    assert pairs == {(f"{rule} ({mode})", f"fcfs ({mode})")
+                     for mode in modes for rule in spec.variants if rule != "fcfs"}
+    gini = paired[paired["metric"] == "earnings_gini"]
+    assert len(gini) == 6 and (gini["n"] == 2).all() and gini["mean_diff"].notna().all()
+    # every variant is paired on the same metrics, turnover included for the adaptive ones
+    metrics = paired.groupby("variant")["metric"].apply(frozenset)
+    assert metrics.nunique() == 1
+    assert "monthly_exit_rate" in metrics.iloc[0]
+    exits = paired[paired["metric"] == "monthly_exit_rate"].set_index("variant")
+    assert exits.loc[exits.index.str.endswith("(adaptive)"), "n"].eq(2).all()
+    assert exits.loc[exits.index.str.endswith("(fixed)"), "n"].eq(0).all()  # nobody leaves

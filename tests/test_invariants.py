@@ -23,14 +23,19 @@ WEEK = 7 * 86400.0
 
 def shipped_runs() -> list[Any]:
     """One case per scenario in scenarios/*.yaml; a comparison file (``scenario:`` plus
-    ``variants:``) gives one case per variant of its base scenario."""
+    ``variants:``) gives one case per variant of its base scenario, with the spec's
+    ``overrides`` and, when its ``supply`` is adaptive or both, adaptive supply."""
     cases = []
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
         data = yaml.safe_load(path.read_text())
         if isinstance(data, dict) and "variants" in data and "scenario" in data:
             base = path.parent / data["scenario"]
+            common = dict(data.get("overrides") or {})
+            if data.get("supply") in ("adaptive", "both"):
+                common["supply.adaptive"] = True
             for name, changes in (data["variants"] or {}).items():
-                cases.append(pytest.param(base, changes or {}, id=f"{path.stem}-{name}"))
+                cases.append(pytest.param(base, {**common, **(changes or {})},
+                                          id=f"{path.stem}-{name}"))
         else:
             cases.append(pytest.param(path, {}, id=path.stem))
     return cases

@@ -564,8 +564,10 @@ def scenario_dicts(draw: Any) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- mutations
 
-SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml") if p.stem != "policies")
-"""Scenario files shipped in scenarios/ (policies.yaml is a comparison spec, not a scenario)."""
+SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml")
+                 if "variants" not in yaml.safe_load(p.read_text()))
+"""Scenario files shipped in scenarios/ (policies.yaml and labour_supply.yaml are comparison
+specs, with a top-level ``variants``, not scenarios)."""
 SHORT_HORIZON = "1d"
 SHORT_WORKERS = 100
 

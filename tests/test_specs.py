@@ -50,6 +50,7 @@ def write(folder: Path, kind: str, **fields: Any) -> Path:
 
 
 @pytest.mark.parametrize("path", [ROOT / "scenarios" / "policies.yaml",
+                                  ROOT / "scenarios" / "labour_supply.yaml",
                                   *sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))])
 def test_shipped_specs_load(path: Path) -> None:
     data = yaml.safe_load(path.read_text())

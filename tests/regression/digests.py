@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 import sim
 from sim.experiments.compare import load_comparison_spec
@@ -56,7 +57,7 @@ def summary_digest(summary: dict[str, float]) -> str:
 def _scenario_cases() -> dict[str, Callable[[], dict[str, str]]]:
     cases: dict[str, Callable[[], dict[str, str]]] = {}
     for path in sorted(SCENARIOS.glob("*.yaml")):
-        if path.name == "policies.yaml":
+        if "variants" in yaml.safe_load(path.read_text()):  # a comparison spec
             continue
         for seed in SEEDS:
             def case(path: Path = path, seed: int = seed) -> dict[str, str]:
