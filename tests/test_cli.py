@@ -26,7 +26,8 @@ from sim.cli.output import default_out
 from sim.cli.parser import parse_overrides
 from sim.foundation.progress import HorizonProgress
 
-RESULT_FILES = {"tasks.parquet", "workers.parquet", "summary.json", "manifest.json"}
+RESULT_FILES = {"tasks.parquet", "workers.parquet", "sessions.parquet", "summary.json",
+                "manifest.json"}
 PLOT_FILES = {"lorenz.png", "monthly_earnings.png", "latency_cdf.png", "hourly_pay.png"}
 
 

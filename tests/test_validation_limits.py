@@ -16,8 +16,7 @@ import pytest
 from pydantic import TypeAdapter
 
 import sim
-from sim.scenario import distributions
-from sim.scenario import schema as scenario
+from sim.scenario import distributions, fields
 
 NAN, INF = math.nan, math.inf
 
@@ -152,5 +151,5 @@ def test_support_of_every_distribution() -> None:
 
 def test_within_describes_its_rule() -> None:
     """The scenario reference prints each distribution field's rule."""
-    assert scenario.NONNEGATIVE.describe() == "values ≥ 0"
-    assert scenario.Within(0, 1).describe() == "values in [0, 1]"
+    assert fields.NONNEGATIVE.describe() == "values ≥ 0"
+    assert fields.Within(0, 1).describe() == "values in [0, 1]"
