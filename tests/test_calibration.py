@@ -8,14 +8,18 @@ published tolerance, except the known gaps listed (with their reasons) in docs/c
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import sim
+from sim.analysis.measures import MeasureContext, unpaid_minutes_per_paid_hour
 from sim.cli import main
 from sim.experiments import calibration
+from sim.foundation.units import DAY, MONTH
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATED = ["france_2019", "mturk_2018", "field_app"]
@@ -159,3 +163,95 @@ def test_a_wrong_targets_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
         calibration.check_targets(sim.load_scenario(ROOT / "scenarios" / "field_app.yaml"),
                                   calibration.load_targets(targets))
 
+
+
+# -- adaptive labour supply: the turnover targets and calibration settings (issue 11) -------
+TURNOVER = ("mturk_worker_half_life_months", "mturk_arrivals_over_departures")
+
+
+def test_mturk_turnover_rows_validate_with_their_setting() -> None:
+    """The MTurk section names the turnover rows (fitted under a setting whose supply adapts,
+    in a stage of their own) and the reservation wage (an input measured from the workers),
+    every row exists in the targets file, and the scenario itself keeps supply fixed."""
+    scn = sim.load_scenario(ROOT / "scenarios" / "mturk_2018.yaml")
+    spec = scn.calibration
+    calibration.check_targets(scn, calibration.load_targets())
+    assert not scn.supply.adaptive
+    for tid in TURNOVER:
+        assert spec.targets[tid].role == "fitted"
+        assert spec.settings[spec.targets[tid].setting]["supply.adaptive"] is True
+    assert any(set(stage.targets) == set(TURNOVER) for stage in spec.fit)
+    reservation = spec.targets["mturk_reservation_wage_median"]
+    assert (reservation.role, reservation.measure) == ("input", "median_reservation_pay")
+    under = calibration.setting_scenarios(scn)
+    assert under[None] is scn
+    assert under["long_run"].supply.adaptive and under["long_run"].horizon > scn.horizon
+
+
+def test_turnover_measures_come_from_an_adaptive_run() -> None:
+    """Under their setting the turnover targets are measured from workers who joined and left
+    (the same figures as counted from the workers table); with supply fixed they are NaN. The
+    reservation wage is the median of the workers' drawn reservation pays."""
+    scn = sim.override(sim.load_scenario(ROOT / "scenarios" / "mturk_2018.yaml"),
+                       {"horizon": "1d", "scale": 0.002,
+                        "calibration.settings.long_run": {"supply.adaptive": True,
+                                                          "horizon": "45d", "scale": 0.002}})
+    rows = calibration.run_targets(scn, [*TURNOVER, "mturk_active_at_once"], 2, 5, 1, False)
+    assert list(rows.columns) == [f"target.{t}" for t in (*TURNOVER, "mturk_active_at_once")]
+    assert rows.notna().all().all()
+    long_run = calibration.setting_scenarios(scn)["long_run"]
+    res = sim.run(long_run, seed=5)
+    w = res.workers
+    left = np.isfinite(w["left_at"])
+    at_risk = (np.minimum(w["left_at"], long_run.horizon) - w["joined_at"]).sum() / MONTH
+    assert left.sum() > 0 and (w["joined_at"] > 0).sum() > 0
+    assert res.summary["target.mturk_worker_half_life_months"] == pytest.approx(
+        np.log(2) / (left.sum() / at_risk))
+    assert res.summary["target.mturk_arrivals_over_departures"] == pytest.approx(
+        (w["joined_at"] > 0).sum() / left.sum())
+    assert res.summary["target.mturk_reservation_wage_median"] == pytest.approx(
+        float(np.median(w["reservation_pay"])))
+    fixed = sim.run(scn, seed=5)
+    assert np.isnan(fixed.summary["target.mturk_worker_half_life_months"])
+    assert np.isnan(fixed.summary["target.mturk_arrivals_over_departures"])
+
+
+def test_unpaid_minutes_per_paid_hour_is_pooled_over_active_workers() -> None:
+    """60 x unpaid time / paid time, summed over the workers online at least once."""
+    workers = pd.DataFrame({"sessions": [2, 1, 0], "unpaid_time": [600.0, 1200.0, 0.0],
+                            "work_time": [3600.0, 1800.0, 0.0]})
+    ctx = MeasureContext(horizon=DAY, scale=1.0, requesters=1)
+    assert unpaid_minutes_per_paid_hour(ctx, pd.DataFrame(), workers) == pytest.approx(
+        60 * 1800 / 5400)
+    assert np.isnan(unpaid_minutes_per_paid_hour(ctx, pd.DataFrame(), workers.iloc[2:]))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    pytest.param({"calibration.targets.mturk_worker_half_life_months.setting": "longrun"},
+                 "targets.mturk_worker_half_life_months.setting: unknown setting 'longrun'; "
+                 "allowed: the names of calibration.settings (long_run)", id="unknown-name"),
+    pytest.param({"calibration.settings.long_run": {"calibration.seed": 2}},
+                 "settings.long_run: 'calibration.seed': a setting changes the market",
+                 id="changes-calibration"),
+    pytest.param({"calibration.settings.long_run": {}}, "settings.long_run",
+                 id="empty"),
+    pytest.param({"calibration.targets.mturk_worker_pool.setting": "long_run"},
+                 "targets.mturk_worker_pool.setting: an input read from 'paths' is not "
+                 "measured", id="on-a-path-input"),
+])
+def test_a_bad_calibration_setting_is_a_scenario_error(change: dict[str, object],
+                                                       message: str) -> None:
+    """Settings and the targets naming them are validated with the scenario."""
+    scn = sim.load_scenario(ROOT / "scenarios" / "mturk_2018.yaml")
+    with pytest.raises(sim.ScenarioError, match=re.escape(message)):
+        sim.override(scn, change)
+
+
+def test_a_setting_that_makes_an_invalid_market_fails_before_running() -> None:
+    """A setting's value is checked when the setting is applied, before any run, with the
+    setting's name, the field and the value in the message."""
+    scn = sim.override(sim.load_scenario(ROOT / "scenarios" / "mturk_2018.yaml"),
+                       {"calibration.settings.long_run": {"supply.adaptive": "sometimes"}})
+    with pytest.raises(sim.ScenarioError, match=r"calibration\.settings\.long_run: .*"
+                       r"supply\.adaptive.*sometimes"):
+        calibration.calibrate(scn, progress=False)

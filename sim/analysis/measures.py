@@ -141,6 +141,18 @@ def unpaid_share_of_time(ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.D
 
 
 @measure
+def unpaid_minutes_per_paid_hour(
+    ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """Minutes of unpaid time (searching, rejected and abandoned work) per hour of paid work,
+    pooled over the workers online at least once (the ILO's 2018 survey figure; NaN when
+    nobody did paid work)."""
+    active = _active(workers)
+    paid = active["work_time"].sum()
+    return float(60 * active["unpaid_time"].sum() / paid) if paid > 0 else math.nan
+
+
+@measure
 def mean_hourly_paid(ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
     """Mean over workers with approved work of earnings per hour of paid work."""
     return float(_earners(workers)["hourly_paid"].mean())

@@ -22,8 +22,8 @@ from scipy.optimize import minimize, minimize_scalar
 
 from sim.analysis.statistics import interval
 from sim.experiments.design import Design, run_design
-from sim.foundation.errors import SpecError, shown
-from sim.scenario.loading import override
+from sim.foundation.errors import ScenarioError, SpecError, shown
+from sim.scenario.loading import in_context, override
 from sim.scenario.paths import get_path
 from sim.scenario.schema import Scenario
 
@@ -97,6 +97,53 @@ def check_targets(scn: Scenario, targets: pd.DataFrame, where: str = "the target
                         f"{scn.name!r} names in its calibration section")
 
 
+def setting_scenarios(scn: Scenario, target_ids: Any = None) -> dict[str | None, Scenario]:
+    """The scenario under each calibration setting that the targets ``target_ids`` (default:
+    every target of the section) are measured under, keyed by setting name (None: the scenario
+    as it is), in the order the targets name them. A setting that does not make a valid
+    scenario raises ScenarioError naming ``calibration.settings.<name>``."""
+    spec = scn.calibration
+    ids = list(spec.targets) if target_ids is None else list(target_ids)
+    out: dict[str | None, Scenario] = {}
+    for tid in ids:
+        name = spec.targets[tid].setting
+        if name in out:
+            continue
+        if name is None:
+            out[None] = scn
+            continue
+        try:
+            out[name] = override(scn, dict(spec.settings[name]))
+        except ScenarioError as exc:
+            raise in_context(exc, f"calibration.settings.{name}") from None
+    return out
+
+
+def measured_ids(scn: Scenario, target_ids: Any = None) -> list[str]:
+    """The targets among ``target_ids`` (default: all) measured from runs (not read from
+    scenario paths)."""
+    spec = scn.calibration
+    ids = list(spec.targets) if target_ids is None else list(target_ids)
+    return [t for t in ids if spec.targets[t].measure is not None]
+
+
+def run_targets(
+    scn: Scenario, target_ids: Any, replications: int, seed: int, processes: int | None,
+    progress: bool, max_memory: float | str | None = None,
+) -> pd.DataFrame:
+    """One row per replication with a ``target.<id>`` column per measured target among
+    ``target_ids``, each from the runs of the scenario under that target's setting (one set of
+    paired replications per setting, the same seeds for every setting)."""
+    ids = measured_ids(scn, target_ids)
+    columns: dict[str, np.ndarray] = {}
+    for name, trial in setting_scenarios(scn, ids).items():
+        runs = run_replications(trial, replications, seed, processes, progress, max_memory)
+        for tid in ids:
+            if scn.calibration.targets[tid].setting == name:
+                columns[f"target.{tid}"] = runs[f"target.{tid}"].to_numpy(float)
+    return pd.DataFrame(columns, index=pd.RangeIndex(replications))
+
+
 @dataclass
 class CalibrationReport:
     """Per target: published value and band, simulated mean with its interval, verdict."""
@@ -130,7 +177,7 @@ def report(
     level: float = 0.95,
 ) -> CalibrationReport:
     """Build the report from the replication rows of the scenario (``target.<id>`` columns,
-    see :func:`run_replications`)."""
+    see :func:`run_targets`)."""
     check_targets(scn, targets)
     rows = []
     for tid, spec in scn.calibration.targets.items():
@@ -176,13 +223,14 @@ def calibrate(
     progress: bool = True,
     max_memory: float | str | None = None,
 ) -> CalibrationReport:
-    """Run the scenario's replications and compare every target it names with the file
-    (``max_memory``: see :func:`sim.run`)."""
+    """Run the scenario's replications (under each calibration setting its targets name) and
+    compare every target it names with the file (``max_memory``: see :func:`sim.run`)."""
     targets = load_targets() if targets is None else targets
     check_targets(scn, targets)  # before running anything
+    setting_scenarios(scn)
     spec = scn.calibration
-    runs = run_replications(scn, replications or spec.replications, seed or spec.seed,
-                            processes, progress, max_memory)
+    runs = run_targets(scn, spec.targets, replications or spec.replications, seed or spec.seed,
+                       processes, progress, max_memory)
     return report(scn, targets, runs)
 
 
@@ -197,7 +245,8 @@ def fit(
     """Fit the free parameters of each ``calibration.fit`` stage, in order, to its targets.
 
     Each stage minimises the sum of squared standardised errors ((simulated mean - published)
-    / tolerance)^2 over its targets, with the same seeds at every evaluation (common random
+    / tolerance)^2 over its targets, each measured under its calibration setting (if any),
+    with the same seeds at every evaluation (common random
     numbers keep the objective nearly smooth: a bounded scalar search for
     one parameter; Powell's line searches for several, which cope with the small jumps of a
     simulated objective better than a simplex). Returns the fitted scenario and the fitted
@@ -205,6 +254,7 @@ def fit(
     """
     targets = load_targets() if targets is None else targets
     check_targets(scn, targets)  # before running anything
+    setting_scenarios(scn)
     spec = scn.calibration
     fitted: dict[str, float] = {}
 
@@ -228,8 +278,8 @@ def fit(
             point = {n: f(float(v))
                      for n, f, v in zip(names, from_x, np.atleast_1d(x), strict=True)}
             trial = override(scn, changes({**fitted, **point}))
-            runs = run_replications(trial, stage.replications or spec.replications, spec.seed,
-                                    processes, progress, max_memory)
+            runs = run_targets(trial, stage.targets, stage.replications or spec.replications,
+                               spec.seed, processes, progress, max_memory)
             err = sum(((runs[f"target.{t}"].mean() - targets.loc[t, "value"])
                        / targets.loc[t, "tolerance"]) ** 2 for t in stage.targets)
             if log:

@@ -255,6 +255,9 @@ class TargetSpec(StrictModel):
         "input: scenario paths whose values add up to the figure."))
     per: tuple[str, ...] = Field(default=(), description=(
         "input: scenario paths whose sum divides the sum of paths."))
+    setting: str | None = Field(default=None, description=(
+        "Name of a calibration setting (``calibration.settings``) the target is measured "
+        "under, in the report and in the fit (default: the scenario as it is)."))
 
     @model_validator(mode="after")
     def _check(self) -> TargetSpec:
@@ -301,11 +304,32 @@ class CalibrationSpec(StrictModel):
     replications: int = Field(default=5, ge=2, description=(
         "Replications of the calibration report."))
     seed: int = Field(default=1, description="Seed of the replications.")
+    settings: Annotated[
+        dict[str, Annotated[dict[str, Any], Field(min_length=1), AfterValidator(FrozenDict)]],
+        AfterValidator(FrozenDict),
+    ] = Field(default_factory=FrozenDict, description=(
+        "Named sets of overrides (dotted scenario paths and their values, as ``--set``) under "
+        "which some targets are measured, e.g. ``long_run: {supply.adaptive: true, horizon: "
+        "120d}`` for targets that need workers who come and go; a target names one with "
+        "``setting``. Every run of those targets, in the report and in the fit, applies it."))
     targets: Annotated[dict[str, TargetSpec], Field(min_length=1), AfterValidator(FrozenDict)]
     fit: tuple[FitStage, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> CalibrationSpec:
+        for name, changes in self.settings.items():
+            inner = [p for p in changes if p == "calibration" or p.startswith("calibration.")]
+            if inner:
+                raise ValueError(f"settings.{name}: {inner[0]!r}: a setting changes the market, "
+                                 f"not the calibration section")
+        for tid, spec in self.targets.items():
+            if spec.setting is not None and spec.setting not in self.settings:
+                allowed = ", ".join(sorted(self.settings)) or "none defined"
+                raise ValueError(f"targets.{tid}.setting: unknown setting {spec.setting!r}; "
+                                 f"allowed: the names of calibration.settings ({allowed})")
+            if spec.setting is not None and spec.role == "input" and spec.measure is None:
+                raise ValueError(f"targets.{tid}.setting: an input read from 'paths' is not "
+                                 f"measured; a setting applies to measured targets only")
         for i, stage in enumerate(self.fit):
             for t in stage.targets:
                 if t not in self.targets or self.targets[t].role != "fitted":
