@@ -613,15 +613,21 @@ def test_resumed_runs_are_counted_whatever_the_variant_names(
     assert manifest["runs_resumed"] == 3 and manifest["runs_computed"] == 1
 
 
+def quick_compare(source: Path, out: Path, *sets: str) -> dict[str, Any]:
+    """Run ``microwork compare`` on ``source`` with 2 replications, one process, no plots and
+    ``--set`` for each of ``sets``; return the manifest it wrote."""
+    argv = ["compare", str(source), *(arg for item in sets for arg in ("--set", item)),
+            "--replications", "2", "--processes", "1", "--no-plots", "--quiet",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    return json.loads((out / "manifest.json").read_text())
+
+
 def test_set_overrides_the_scenario_before_the_variants(
     spec_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    argv = ["compare", str(spec_file), "--set", "workers=30", "--set", "platform.daily_cap=7",
-            "--replications", "2", "--processes", "1", "--no-plots", "--quiet",
-            "--out", str(out)]
-    assert cli.main(argv) == 0
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = quick_compare(spec_file, out, "workers=30", "platform.daily_cap=7")
     assert manifest["scenario"]["workers"] == 30
     assert manifest["scenario"]["platform"]["daily_cap"] == 7
     runs = pd.read_parquet(out / "runs.parquet").set_index("variant")
@@ -676,11 +682,7 @@ def test_labour_supply_spec_runs_both_supplies_each_against_its_own_baseline(
         "fcfs", "lottery", "round_robin", "least_earned"]
 
     out = tmp_path / "out"
-    argv = ["compare", str(LABOUR_SUPPLY), "--set", "horizon=60d", "--set", "scale=0.1",
-            "--replications", "2", "--processes", "1", "--no-plots", "--quiet",
-            "--out", str(out)]
-    assert cli.main(argv) == 0
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = quick_compare(LABOUR_SUPPLY, out, "horizon=60d", "scale=0.1")
     assert manifest["scenario"]["horizon"] == 60 * 86_400.0  # --set wins over the overrides
     assert manifest["spec"]["supply"] == "both" and manifest["replications"] == 2
 
