@@ -16,7 +16,12 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.analysis.measures import MeasureContext, unpaid_minutes_per_paid_hour
+from sim.analysis.measures import (
+    MeasureContext,
+    monthly_earnings_p90_weekly_active,
+    monthly_earnings_p99_active,
+    unpaid_minutes_per_paid_hour,
+)
 from sim.cli import main
 from sim.experiments import calibration
 from sim.foundation.units import DAY, MONTH
@@ -224,6 +229,24 @@ def test_unpaid_minutes_per_paid_hour_is_pooled_over_active_workers() -> None:
     assert unpaid_minutes_per_paid_hour(ctx, pd.DataFrame(), workers) == pytest.approx(
         60 * 1800 / 5400)
     assert np.isnan(unpaid_minutes_per_paid_hour(ctx, pd.DataFrame(), workers.iloc[2:]))
+
+
+def test_upper_tail_measures_are_quantiles_of_monthly_earnings() -> None:
+    """The 90th percentile among workers online in every complete week, the 99th among
+    workers online at least once, of earnings scaled to 30 days; NaN when nobody qualifies."""
+    earnings = np.arange(1.0, 201.0)  # over 15 days: monthly = 2 x earnings
+    workers = pd.DataFrame({"earnings": earnings,
+                            "sessions": np.where(earnings > 100, 1, 0),
+                            "active_weeks": np.where(earnings <= 150, 2, 1)})
+    ctx = MeasureContext(horizon=15 * DAY, scale=1.0, requesters=1)
+    assert monthly_earnings_p90_weekly_active(ctx, pd.DataFrame(), workers) == pytest.approx(
+        2 * np.quantile(earnings[:150], 0.9))
+    assert monthly_earnings_p99_active(ctx, pd.DataFrame(), workers) == pytest.approx(
+        2 * np.quantile(earnings[100:], 0.99))
+    assert np.isnan(monthly_earnings_p99_active(ctx, pd.DataFrame(), workers.iloc[:100]))
+    assert np.isnan(monthly_earnings_p90_weekly_active(
+        MeasureContext(horizon=15 * DAY, scale=1.0, requesters=1), pd.DataFrame(),
+        workers.assign(active_weeks=1)))
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -61,6 +61,8 @@ def test_labels_units_and_kinds() -> None:
         "-1,234.50")
     assert catalogue.format_metric("claim_latency_mean", 90.0, difference=True) == "+1.5min"
     assert catalogue.format_metric("unpaid_minutes_per_paid_hour", 4.5) == "4.5 min"
+    assert catalogue.format_metric("target.fr_fte_jobs", 10730.4) == "10,730"  # no 1.073e+04
+    assert catalogue.format_metric("target.fr_share_casual", 0.79654) == "0.7965"
     assert catalogue.comparison_metrics(["earnings_share.b", "fill_rate", "earnings_share.a",
                                          "earnings_gini"], ["b"]) == [
         "earnings_gini", "fill_rate", "earnings_share.b", "earnings_share.a"]

@@ -68,6 +68,11 @@ class Kind:
         return _signed(self.value(value), value)
 
 
+def _number(value: float) -> str:
+    """Four significant digits, but whole numbers from 10,000 up (never 1.073e+04)."""
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+
+
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -78,7 +83,7 @@ KINDS: dict[str, Kind] = {
         Kind("duration", "", format_duration),
         Kind("minutes", "", _minutes),
         Kind("index", "", lambda v: f"{v:.3g}"),
-        Kind("number", "", lambda v: f"{v:.4g}"),
+        Kind("number", "", _number),
     )
 }
 """Every kind of value, by name. Money and rates (money per hour) carry their unit in the

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.analysis.metrics import median, top_share
+from sim.analysis.metrics import median, quantile, top_share
 from sim.analysis.turnover import exit_rate
 from sim.foundation.units import HOUR, MONTH, WEEK
 
@@ -51,6 +51,11 @@ def _active(workers: pd.DataFrame) -> pd.DataFrame:
     return workers[workers["sessions"] > 0]
 
 
+def _weekly_active(ctx: MeasureContext, workers: pd.DataFrame) -> pd.DataFrame:
+    """Workers online in every complete week of the horizon (the surveys' very active)."""
+    return workers[workers["active_weeks"] >= _complete_weeks(ctx)]
+
+
 def _monthly_earnings(ctx: MeasureContext, workers: pd.DataFrame) -> pd.Series:
     return workers["earnings"] * MONTH / ctx.horizon
 
@@ -62,7 +67,7 @@ def _complete_weeks(ctx: MeasureContext) -> int:
 @measure
 def share_very_active(ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame) -> float:
     """Registered workers online in every complete week of the horizon (active weekly)."""
-    return float((workers["active_weeks"] >= _complete_weeks(ctx)).mean())
+    return len(_weekly_active(ctx, workers)) / len(workers) if len(workers) else math.nan
 
 
 @measure
@@ -217,6 +222,24 @@ def missions_per_active_user(
     """Approved tasks per active worker per 30 days."""
     active = _active(workers)
     return float(active["tasks_approved"].mean() * MONTH / ctx.horizon)
+
+
+@measure
+def monthly_earnings_p90_weekly_active(
+    ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """90th percentile of the monthly earnings of the workers online in every complete week:
+    what a regular micro-worker "can reach" (the seed article's about a hundred euros)."""
+    return quantile(_monthly_earnings(ctx, _weekly_active(ctx, workers)), 0.9)
+
+
+@measure
+def monthly_earnings_p99_active(
+    ctx: MeasureContext, tasks: pd.DataFrame, workers: pd.DataFrame
+) -> float:
+    """99th percentile of the monthly earnings of the workers online at least once: the most
+    active workers' month (the press cases' 200 to 300 EUR in a good month)."""
+    return quantile(_monthly_earnings(ctx, _active(workers)), 0.99)
 
 
 @measure

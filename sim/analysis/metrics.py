@@ -120,6 +120,12 @@ def median(values: ArrayLike) -> float:
     return float(np.median(x)) if x.size else math.nan
 
 
+def quantile(values: ArrayLike, q: float) -> float:
+    """The ``q`` quantile of the defined (non-NaN) ``values``, NaN if there are none."""
+    x = defined(values)
+    return float(np.quantile(x, q)) if x.size else math.nan
+
+
 def gini(values: ArrayLike) -> float:
     """Gini coefficient of ``values`` (earnings of all workers, zero earners included), measuring
     how unequally the total is spread: 0 = everyone equal, (n-1)/n = one member has all.
