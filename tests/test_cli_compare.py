@@ -34,7 +34,8 @@ DATA_FILES = {
     "manifest.json",
     "earnings_replication0.parquet",
 }
-PLOT_FILES = {"metric_intervals.png", "lorenz_overlay.png", "tradeoff.png", "profile_earnings.png"}
+PLOT_FILES = {"metric_intervals.png", "lorenz_overlay.png", "tradeoff.png", "profile_earnings.png",
+              "winners_losers.png"}
 LOTTERY = "lottery:platform.allocation={rule: lottery, window: 5min}"
 CAP = "cap:platform.daily_cap=3"
 VARIANT_ARGS = ["--variant", "fcfs:", "--variant", LOTTERY, "--variant", CAP]

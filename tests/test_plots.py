@@ -95,6 +95,7 @@ COMPARISON_PLOTS = [
     "lorenz_overlay.png",
     "tradeoff.png",
     "profile_earnings.png",
+    "winners_losers.png",
 ]
 
 
@@ -137,7 +138,7 @@ def synthetic_comparison(
     )
 
 
-def test_save_comparison_plots_writes_four_pngs(tmp_path: Path) -> None:
+def test_save_comparison_plots_writes_five_pngs(tmp_path: Path) -> None:
     comparison = synthetic_comparison()
     paths = plots.save_comparison_plots(comparison, tmp_path / "plots", currency="USD")
     assert [p.name for p in paths] == COMPARISON_PLOTS
@@ -190,4 +191,4 @@ def test_comparison_plots_accept_an_axes_and_odd_input(tmp_path: Path) -> None:
     # metrics missing from the runs entirely
     bare = synthetic_comparison(replications=2)
     bare.runs = bare.runs[["variant", "replication", "seed", "fill_rate"]]
-    assert len(plots.save_comparison_plots(bare, tmp_path / "bare")) == 4
+    assert len(plots.save_comparison_plots(bare, tmp_path / "bare")) == 5

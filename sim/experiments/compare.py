@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
-from sim.analysis.metrics import SUMMARY_KEYS, summary_keys
+from sim.analysis.metrics import SUMMARY_KEYS, claim_latency, summary_keys
 from sim.analysis.statistics import interval_table, paired_table
-from sim.experiments.design import Design, DesignRun, check_seed, whole
+from sim.experiments.design import CancelHook, Design, DesignRun, ProgressHook, check_seed, whole
 from sim.experiments.specs import (
     Count,
     ExperimentSpec,
@@ -46,6 +46,9 @@ IDENTITY = ["variant", "replication", "seed"]
 EARNINGS_TABLE = "workers"
 """The run table a comparison keeps for replication 0 of each variant: its earnings draw the
 Lorenz overlay."""
+LATENCY_TABLE = "tasks"
+"""The run table ``compare(latencies=True)`` keeps too: its claim latencies draw the
+latency distributions of the variants."""
 
 
 @dataclass
@@ -63,6 +66,9 @@ class Comparison:
     baselines: dict[str, str] = field(default_factory=dict)
     """Each variant's own baseline when they differ (with ``supply="both"``, each variant
     is compared with the baseline run with the same supply); empty: ``baseline`` for all."""
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    """Claim latencies (seconds) of the claimed tasks of replication 0 per variant, kept by
+    ``compare(latencies=True)`` (empty otherwise)."""
 
     def __repr__(self) -> str:
         reps = self.runs["replication"].nunique() if len(self.runs) else 0
@@ -129,12 +135,14 @@ def compare(
     *,
     baseline: str | None = None,
     state_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | ProgressHook = True,
     target: Mapping[str, Any] | None = None,
     executor: Any = None,
     repair: bool = False,
     max_memory: float | str | None = None,
     supply: str | None = None,
+    cancel: CancelHook | None = None,
+    latencies: bool = False,
 ) -> Comparison:
     """Run every variant ``replications`` times with paired seeds and return a Comparison.
 
@@ -152,6 +160,11 @@ def compare(
     ``"fixed"`` (the short run), ``"adaptive"`` (the long run: see docs/labour-supply.md) or
     ``"both"``: each variant twice, named ``"<name> (fixed)"`` and ``"<name> (adaptive)"``,
     each compared with the baseline of the same supply (None: as the scenario says).
+    ``progress``: a progress bar (True), none, or a callable given (runs done, runs asked
+    for) after every run; ``cancel``: a callable asked after every run, whose True stops the
+    comparison with :class:`~sim.foundation.errors.Cancelled` (see
+    :mod:`sim.experiments.design`). ``latencies=True`` also keeps the claim latencies of
+    replication 0 of every variant (:attr:`Comparison.latencies`).
     """
     _check_variants(variants)
     variants, baselines = with_supply(variants, supply, baseline or next(iter(variants)))
@@ -165,11 +178,12 @@ def compare(
     if baseline not in variants:
         raise SpecError(f"baseline: unknown variant {baseline!r}; allowed: {', '.join(names)}")
     target = _check_target(target)
-    design = comparison_design(load_scenario(scenario), variants, seed)
+    design = comparison_design(load_scenario(scenario), variants, seed, latencies)
     n_reps = replications
     limit = target.max_replications if target else replications
     with DesignRun(design, store=state_dir, executor=executor, processes=processes,
-                   progress=progress, repair=repair, max_memory=max_memory) as session:
+                   progress=progress, repair=repair, max_memory=max_memory,
+                   cancel=cancel) as session:
         while True:
             runs = session.run(n_reps).drop(columns="point")
             runs = runs.astype({"variant": "str"})  # names as text, as pandas infers them
@@ -179,6 +193,10 @@ def compare(
                                     variants={k: dict(v) for k, v in variants.items()},
                                     earnings=earnings, stats=session.stats,
                                     baselines=baselines)
+            if latencies:
+                comparison.latencies = {
+                    name: claim_latency(session.table(LATENCY_TABLE, i, 0)).tolist()
+                    for i, name in enumerate(names)}
             if not target or n_reps >= limit or _precise_enough(comparison, target):
                 return comparison
             n_reps = min(limit, n_reps + max(session.pool.workers, n_reps // 2))
@@ -230,18 +248,21 @@ def _check_target(target: Mapping[str, Any] | Target | None) -> Target | None:
     return target
 
 
-def comparison_design(base: Scenario, variants: Mapping[str, Mapping[str, Any]], seed: int
-                      ) -> Design:
+def comparison_design(base: Scenario, variants: Mapping[str, Mapping[str, Any]], seed: int,
+                      latencies: bool = False) -> Design:
     """The design of a comparison: one point per variant (parameter ``variant``, its name),
     each the base scenario with the variant's overrides, keeping the workers table of
-    replication 0 (for the earnings of the Lorenz overlay)."""
+    replication 0 (for the earnings of the Lorenz overlay), and its tasks table with
+    ``latencies`` (for the claim latencies)."""
     names = list(variants)
     spec = {"kind": "comparison", "scenario": base.to_dict(),
-            "variants": {k: dict(v) for k, v in variants.items()}, "seed": seed}
+            "variants": {k: dict(v) for k, v in variants.items()}, "seed": seed,
+            **({"latencies": True} if latencies else {})}
+    tables = (EARNINGS_TABLE, LATENCY_TABLE) if latencies else (EARNINGS_TABLE,)
     return Design(scenario=lambda i: override(base, dict(variants[names[i]])),
                   parameters=("variant",), points=[[name] for name in names], seed=seed,
                   spec=spec, label=lambda i: f"variant {names[i]!r}",
-                  tables=(EARNINGS_TABLE,), tables_replications=1)
+                  tables=tables, tables_replications=1)
 
 
 def _precise_enough(comparison: Comparison, target: Mapping[str, Any] | Target) -> bool:

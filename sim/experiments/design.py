@@ -12,6 +12,12 @@ opens the experiment's :class:`~sim.results.dataset.RunDataset` (a state folder 
 interrupted experiment, or a temporary one) and an executor (see
 :mod:`sim.experiments.executors`), and runs the missing runs of the replications asked for with
 a progress bar, each written to the dataset as it finishes. :func:`run_design` does it once.
+
+Two hooks serve interactive front ends (the policy explorer): ``progress`` may be a callable,
+called with (runs done, runs asked for) after every run instead of drawing a bar, and
+``cancel``, a callable returning True once the caller wants the experiment stopped, is asked
+after every run: the runs not yet started are dropped and :class:`~sim.foundation.errors.
+Cancelled` is raised (the runs in flight finish first; nothing is written but the store).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import pandas as pd
 
 from sim.experiments.executors import open_executor, progress_bar
 from sim.foundation.checks import MAX_SEED, whole_number
-from sim.foundation.errors import ScenarioError, SpecError
+from sim.foundation.errors import Cancelled, ScenarioError, SpecError
 from sim.results.dataset import RunDataset, points_frame, with_parameters
 from sim.results.run import run
 from sim.scenario import size
@@ -134,11 +140,19 @@ class _Tally:
     cpu: float = 0.0
 
 
+ProgressHook = Callable[[int, int], object]
+"""``progress=`` as a callable: called with (runs done, runs asked for) after every run."""
+CancelHook = Callable[[], bool]
+"""``cancel=``: returns True once the experiment should stop (``threading.Event().is_set``)."""
+
+
 class DesignRun:
     """An open :class:`Design`: its run dataset in ``store`` (a temporary folder when None;
     damaged run files there raise StoreError, or are computed again with ``repair``) and its
     executor (``executor``, ``processes``: see :mod:`sim.experiments.executors`). Every
     point's scenario and size (``max_memory``: see :func:`sim.run`) is checked first.
+    ``progress``: a bar (True), none (False) or a :data:`ProgressHook`; ``cancel``: a
+    :data:`CancelHook` asked after every run (see the module docstring).
 
     :meth:`run` runs the replications asked for (only those not already in the store), as
     often as needed: ``compare(target=...)`` asks for more until its intervals are narrow
@@ -146,10 +160,13 @@ class DesignRun:
     temporary store."""
 
     def __init__(self, design: Design, *, store: str | Path | None = None,
-                 executor: Any = None, processes: int | None = None, progress: bool = True,
-                 repair: bool = False, max_memory: float | str | None = None) -> None:
+                 executor: Any = None, processes: int | None = None,
+                 progress: bool | ProgressHook = True, repair: bool = False,
+                 max_memory: float | str | None = None, cancel: CancelHook | None = None
+                 ) -> None:
         self.design = design
         self.progress = progress
+        self.cancel = cancel
         self.max_memory = size.parse_memory(max_memory) / size.GIB
         design.check(self.max_memory)
         self.started = time.perf_counter()
@@ -190,9 +207,11 @@ class DesignRun:
         replication, with the points' parameter columns after ``point``."""
         total = self.design.size * replications
         done = sum(1 for p, r in self.data.done if p < self.design.size and r < replications)
-        bar = progress_bar(total, done, self.progress, self.pool)
+        hook = self.progress if callable(self.progress) else None
+        bar = progress_bar(total, done, hook is None and bool(self.progress), self.pool)
         tally = self._tally
         try:
+            self._check_cancel()
             with closing(self.pool.map_unordered(run_point, self._tasks(replications))
                          ) as results:
                 for result in results:
@@ -200,11 +219,19 @@ class DesignRun:
                     tally.compute += result["wall_time"]
                     tally.cpu += result["cpu_time"]
                     bar.update()
+                    done += 1
+                    if hook is not None:
+                        hook(done, total)
+                    self._check_cancel()
         finally:
             bar.close()
         self.replications = replications
         runs = self.data.runs(self.design.size, replications)
         return with_parameters(runs, points_frame(self.design.parameters, self.design.points))
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled(f"cancelled after {len(self.data.done)} runs")
 
     def table(self, name: str, point: int, replication: int) -> pd.DataFrame:
         """The ``name`` table kept for run (``point``, ``replication``)."""

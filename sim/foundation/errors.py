@@ -55,3 +55,8 @@ class ExecutorError(MicroworkError):
 
 class UsageError(MicroworkError):
     """Bad command-line input that is not a scenario field (``--set`` syntax, ``--out``)."""
+
+
+class Cancelled(Exception):
+    """An experiment was stopped by its caller's cancel hook (``compare(cancel=...)``) before
+    it finished. Not bad input, so not a :class:`MicroworkError`; nothing was written."""

@@ -53,7 +53,7 @@ RESULT_FILES: dict[str, tuple[str, ...]] = {
             "monthly_earnings.png", "latency_cdf.png", "hourly_pay.png"),
     "comparison": ("runs.parquet", "table.csv", "paired.csv", "earnings_replication0.parquet",
                    MANIFEST_FILE, "metric_intervals.png", "lorenz_overlay.png", "tradeoff.png",
-                   "profile_earnings.png"),
+                   "profile_earnings.png", "winners_losers.png", "latency_overlay.png"),
     "sweep": ("runs.parquet", "points.json", "table.csv", MANIFEST_FILE, "lines_*.png",
               "heatmap_*.png"),
     "sensitivity": ("indices.csv", "runs.parquet", "points.json", MANIFEST_FILE,

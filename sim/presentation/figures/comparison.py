@@ -1,6 +1,7 @@
 """The standard figures of a comparison: each headline metric per variant with its interval,
-the trade-off between inequality and waiting, Lorenz curves of every variant and earnings by
-profile.
+the trade-off between inequality and waiting, Lorenz curves of every variant, earnings by
+profile, who gains and who loses per profile, and (when the comparison kept them) the
+claim-latency distributions of the variants.
 
 Each function returns its Figure (the one holding ``ax`` when an Axes is passed in); labels
 and tick values come from the metric catalogue (:mod:`sim.analysis.catalogue`).
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -22,6 +24,8 @@ from sim.analysis import metrics
 from sim.analysis.catalogue import comparison_metrics, format_metric, metric_kind, metric_label
 from sim.presentation.figures.style import (
     ALL_LABEL,
+    LATENCY_FLOOR,
+    duration_axis,
     equality_line,
     error_bars,
     figure_and_axes,
@@ -30,7 +34,11 @@ from sim.presentation.figures.style import (
     profile_colors,
     round_duration_ticks,
     thin,
+    tick_duration,
 )
+
+GAIN, LOSS = "#1a9850", "#d73027"
+"""Colours of gains and losses in :func:`winners_losers`."""
 
 if TYPE_CHECKING:
     from sim.experiments.compare import Comparison
@@ -240,4 +248,83 @@ def profile_earnings(
         title=f"Bars: {_interval_note(comparison)}",
         title_fontsize="small",
     )
+    return fig
+
+
+def latency_overlay(comparison: Comparison, ax: Axes | None = None) -> Figure:
+    """Empirical distribution of claim latency (release to claim) of every variant overlaid,
+    replication 0 (the same task arrivals in every variant), on a log time axis; the baseline
+    is drawn thicker. Needs the latencies a comparison keeps with ``latencies=True``."""
+    fig, ax = figure_and_axes(ax, (7.5, 5.0))
+    colors = _variant_colors(comparison)
+    drawn = 0
+    for variant in comparison.variants:
+        values = np.asarray(comparison.latencies.get(variant, []), dtype=float)
+        x = np.sort(np.maximum(metrics.defined(values), LATENCY_FLOOR))
+        if x.size == 0:
+            continue
+        y = np.arange(1, x.size + 1) / x.size
+        x, y = thin(x, y)
+        ax.step(np.concatenate(([x[0]], x)), np.concatenate(([0.0], y)), where="post",
+                color=colors[variant],
+                linewidth=2.4 if comparison.is_baseline(variant) else 1.4,
+                label=f"{variant} (n={values.size:,}, median "
+                      f"{tick_duration(metrics.median(values))})")
+        drawn += 1
+    if drawn:
+        ax.legend(loc="upper left", fontsize="small")
+    else:
+        no_data(ax, "No claimed tasks (or latencies not kept)")
+    duration_axis(ax)
+    ax.set_ylim(0, 1.0)
+    ax.grid(alpha=0.3)
+    ax.set(xlabel=f"Time from release to claim (log scale; under {LATENCY_FLOOR:g} s drawn at "
+                  f"{LATENCY_FLOOR:g} s)",
+           ylabel="Share of claimed tasks claimed within this time",
+           title="How fast tasks are claimed, by variant (replication 0)")
+    return fig
+
+
+def winners_losers(comparison: Comparison, ax: Axes | None = None, currency: str = "EUR"
+                   ) -> Figure:
+    """Per profile, the paired difference of mean monthly earnings per worker between each
+    variant and its baseline, with its interval: green bars gain, red bars lose; pale bars
+    are not significant."""
+    prefix = "monthly_earnings_mean."
+    profiles = [m.removeprefix(prefix) for m in comparison.metrics if m.startswith(prefix)]
+    others = [v for v in comparison.variants if not comparison.is_baseline(v)]
+    rows_needed = max(1, len(profiles) * max(1, len(others)))
+    fig, ax = figure_and_axes(ax, (7.5, max(3.2, 0.45 * rows_needed + 1.8)))
+    ax.set(xlabel=f"Change in mean monthly earnings per worker ({currency}), paired "
+                  "difference to the baseline",
+           title="Winners and losers by profile")
+    if not profiles or not others or not len(comparison.runs):
+        no_data(ax, "Needs a baseline, another variant and profile earnings")
+        return fig
+    keys = [prefix + p for p in profiles]
+    paired = comparison.paired(metrics=keys).set_index(["variant", "metric"])
+    alpha = 1 - comparison.level
+    height = 0.8 / len(others)
+    y = np.arange(len(profiles))
+    for i, variant in enumerate(others):
+        rows = paired.loc[variant].reindex(keys)
+        diff = rows["mean_diff"].to_numpy(float)
+        err = np.abs(np.vstack([diff - rows["ci_low"].to_numpy(float),
+                                rows["ci_high"].to_numpy(float) - diff]))
+        significant = (rows["p_value"] < alpha).to_numpy()
+        colors = [to_rgba(GAIN if d >= 0 else LOSS, 1.0 if s else 0.35)
+                  for d, s in zip(diff, significant, strict=True)]
+        where = y - 0.4 + (i + 0.5) * height
+        ax.barh(where, np.nan_to_num(diff), height=height, xerr=np.nan_to_num(err),
+                color=colors, edgecolor="white", capsize=2, ecolor="0.3")
+        if len(others) > 1:
+            for pos in where:
+                ax.text(0, pos, f" {variant}", va="center", fontsize="x-small", color="0.3")
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_yticks(y, profiles)
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    ax.text(0.99, 0.01, f"Bars: mean paired difference; lines: {_interval_note(comparison)}; "
+            "pale: not significant", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize="x-small", color="0.4")
     return fig

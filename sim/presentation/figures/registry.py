@@ -27,10 +27,12 @@ from sim.analysis import metrics
 from sim.analysis.catalogue import metric_label
 from sim.presentation.figures.calibration import calibration
 from sim.presentation.figures.comparison import (
+    latency_overlay,
     lorenz_overlay,
     metric_intervals,
     profile_earnings,
     tradeoff,
+    winners_losers,
 )
 from sim.presentation.figures.run import (
     hourly_pay,
@@ -201,6 +203,18 @@ COMPARISON: tuple[StandardFigure[ComparisonSubject], ...] = (
         "Mean monthly earnings per worker by profile and variant, with intervals: who gains and "
         "who loses.",
         lambda s, ax: profile_earnings(s.comparison, ax, s.currency)),
+    StandardFigure(
+        "winners_losers.png",
+        "Winners and losers: per profile, the paired difference of mean monthly earnings to the "
+        "baseline with its interval (green gains, red losses, pale not significant).",
+        lambda s, ax: winners_losers(s.comparison, ax, s.currency)),
+    StandardFigure(
+        "latency_overlay.png",
+        "Claim latency (release to claim) of every variant, replication 0: the further left, "
+        "the faster tasks find a taker. Drawn when the comparison kept the latencies (the "
+        "policy explorer's comparisons).",
+        lambda s, ax: latency_overlay(s.comparison, ax),
+        lambda s: bool(s.comparison.latencies)),
 )
 
 CALIBRATION: tuple[StandardFigure[CalibrationReport], ...] = (
@@ -292,7 +306,8 @@ def save_comparison_plots(comparison: Comparison, directory: str | Path,
                           currency: str = "EUR") -> list[Path]:
     """Write the standard figures of a comparison (:data:`COMPARISON`:
     ``metric_intervals.png``, ``lorenz_overlay.png``, ``tradeoff.png``,
-    ``profile_earnings.png``) into ``directory`` and return their paths in that order."""
+    ``profile_earnings.png``, ``winners_losers.png``, and ``latency_overlay.png`` when it kept
+    the latencies) into ``directory`` and return their paths in that order."""
     return _save(COMPARISON, ComparisonSubject(comparison, currency), directory)
 
 
