@@ -2,7 +2,8 @@
 
 Public API: ``load_scenario``, ``override``, ``run``, ``load_result``, ``RunResult``,
 ``Scenario``, ``ScenarioError``, ``MicroworkError``; experiments: ``compare``, ``sweep``,
-``sensitivity``. The package is split into layers that import one way (see
+``sensitivity``; the policy explorer: ``explore`` (a Panel page, in a notebook or served by
+``microwork explore``). The package is split into layers that import one way (see
 ``docs/architecture.md``); these names are its front door, loaded on first use so that
 ``import sim`` (and the ``microwork`` command) start fast.
 """
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from sim.experiments.sensitivity import sensitivity
     from sim.experiments.sweep import sweep
     from sim.foundation.errors import MicroworkError, ScenarioError
+    from sim.presentation.explorer.app import explore
     from sim.results.run import run
     from sim.results.run_result import RunResult, load_result
     from sim.scenario.loading import load_scenario, override
@@ -30,6 +32,7 @@ _EXPORTS = {
     "Scenario": "sim.scenario.schema",
     "ScenarioError": "sim.foundation.errors",
     "compare": "sim.experiments.compare",
+    "explore": "sim.presentation.explorer.app",
     "load_result": "sim.results.run_result",
     "load_scenario": "sim.scenario.loading",
     "override": "sim.scenario.loading",
@@ -45,6 +48,7 @@ __all__ = [
     "ScenarioError",
     "__version__",
     "compare",
+    "explore",
     "load_result",
     "load_scenario",
     "override",

@@ -37,10 +37,16 @@ SLOW_FIXTURES: dict[str, str] = {
     "test_sensitivity.py::morris": "10 Morris trajectories",
     "test_html_report.py::browser": "headless Chromium (the fast tier needs no browser)",
     "test_html_report.py::folders": "a run and a comparison written by the command line",
+    "test_explorer.py::server": "`microwork explore` in a subprocess (the browser tests)",
+    "test_explorer.py::page": "headless Chromium on the explorer page (the browser tests)",
 }
 """Fixtures (``module::fixture``) costing seconds: every test of the module using one is slow."""
 
 SLOW_TESTS: tuple[str, ...] = (
+    # the policy explorer's exports (result folder with its plots, report) and design hooks
+    "test_explorer.py::test_exports",
+    "test_compare_hooks.py::test_cancel_stops_after_the_runs_in_flight[2]",
+    "test_compare_hooks.py::test_latency_and_winners_figures",
     # the command line in a real subprocess (a Python start and imports each)
     "test_cli.py::test_run_in_a_subprocess_writes_the_result_folder",
     "test_cli.py::test_run_prints_summary_and_no_progress_bar_for_a_quick_run",

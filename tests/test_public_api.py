@@ -11,9 +11,9 @@ import pytest
 import sim
 
 PUBLIC = ["MicroworkError", "RunResult", "Scenario", "ScenarioError", "__version__", "compare",
-          "load_result", "load_scenario", "override", "run", "sensitivity", "sweep"]
-FUNCTIONS = ["compare", "load_result", "load_scenario", "override", "run", "sensitivity",
-             "sweep"]
+          "explore", "load_result", "load_scenario", "override", "run", "sensitivity", "sweep"]
+FUNCTIONS = ["compare", "explore", "load_result", "load_scenario", "override", "run",
+             "sensitivity", "sweep"]
 
 
 def test_all_is_pinned() -> None:

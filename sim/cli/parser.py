@@ -413,6 +413,30 @@ def _add_experiments(commands: Any) -> None:
     _experiment_options(sensitivity)
 
 
+EXPLORE_DESCRIPTION = """\
+Start the policy explorer, a local web page: pick a scenario, set a baseline and an
+alternative (allocation rule and its parameters, caps, minimum pay, commission, payout
+threshold, expiry, adaptive labour supply), press Run, and see the paired comparison with
+95% intervals, the figures and plain-words sentences; download the result folder (zip) or
+the HTML report. Prints the page's address and serves it until Ctrl-C. See docs/explorer.md.
+"""
+
+
+def _add_explore(commands: Any) -> None:
+    explore = _command(commands, "explore",
+                       "interactive policy explorer in the browser (a local web app)",
+                       EXPLORE_DESCRIPTION)
+    explore.add_argument("scenario", metavar="SCENARIO", nargs="?",
+                         help="scenario file or shipped scenario name (default: baseline)")
+    explore.add_argument("--port", type=int, default=5006, metavar="N",
+                         help="port to listen on (default: 5006)")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="address to bind (default: 127.0.0.1, this machine only)")
+    _count_option(explore, "--processes", 1, "parallel processes of each comparison "
+                  "(default: the number of cores)")
+    explore.add_argument("--show", action="store_true", help="open the page in a browser")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``microwork`` command; ``command`` names the sub-command
     (its module in :mod:`sim.cli.commands`)."""
@@ -423,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_compare, _add_calibrate, _add_report, _add_experiments):
+    for add in (_add_run, _add_compare, _add_calibrate, _add_report, _add_experiments,
+                _add_explore):
         add(commands)
     return parser

@@ -259,9 +259,12 @@ def check(request: Request) -> tuple[Scenario, dict[str, dict[str, Any]], dict[s
 
     def note(exc: MicroworkError, paths: Mapping[str, str], prefix: str) -> None:
         for line in str(exc).splitlines():
+            # a rule's parameter is reported under its allocation: name the parameter's path
+            line = re.sub(r"platform\.allocation: (window|period): ", r"platform.allocation.\1: ",
+                          line)
             name, message = _control_of(line, paths)
             key = f"{prefix}{name}" if name else "general"
-            errors[key] = "; ".join(filter(None, [errors.get(key), message]))
+            errors.setdefault(key, message)  # the first problem of a field (expiry: of all)
 
     try:
         base = override(request.scenario, common_overrides(request))
@@ -269,7 +272,7 @@ def check(request: Request) -> tuple[Scenario, dict[str, dict[str, Any]], dict[s
         note(exc, COMMON, "")
         return request.scenario, {}, errors
     paths = {lever.name: lever.path for lever in LEVERS}
-    paths["rule"] = "platform.allocation"
+    paths["rule"] = "platform.allocation"  # the rule itself, or the allocation as a whole
     paths.update({name: path for name, (path, _) in SWITCHES.items()})
     sides = {}
     for side in SIDES:
