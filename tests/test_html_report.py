@@ -113,7 +113,7 @@ def test_comparison_report(folders: dict[str, Path], tmp_path: Path) -> None:
     assert "Comparison of 2 variants of small" in page
     assert "Variants compared" in page and "(baseline)" in page
     assert "Difference to fcfs" in page and "95% interval of the difference" in page
-    assert page.count('<img src="data:image/png;base64,') == 4
+    assert page.count('<img src="data:image/png;base64,') == 5  # the comparison's figures
     assert "The scenario in plain words" in page
 
 

@@ -151,10 +151,15 @@ def subjects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Any]]:
     problem = {"batches": {"scale": "requesters.batches_per_day", "bounds": [0.5, 2]}}
     analyses = [sim.sensitivity(scenario, problem, method, 2, ["earnings_gini"], **quiet)
                 for method in ("sobol", "morris")]
+    with_latencies = synthetic_comparison()
+    rng = np.random.default_rng(3)
+    with_latencies.latencies = {v: rng.exponential(60.0, 200).tolist()
+                                for v in with_latencies.variants}
     return {
         "run": runs,
         "comparison": [registry.ComparisonSubject(synthetic_comparison(), "USD"),
-                       registry.ComparisonSubject(synthetic_comparison(), metrics=["fill_rate"])],
+                       registry.ComparisonSubject(synthetic_comparison(), metrics=["fill_rate"]),
+                       registry.ComparisonSubject(with_latencies)],
         "calibration": [calibration],
         "sweep": [registry.SweepSubject(s, "earnings_gini") for s in sweeps],
         "sensitivity": [registry.SensitivitySubject(a) for a in analyses],

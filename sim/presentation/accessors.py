@@ -82,8 +82,9 @@ class RunPlots:
 class ComparisonPlots:
     """The figures of a :class:`~sim.experiments.compare.Comparison`, one call each:
     ``cmp.plot.metric_intervals()``, ``cmp.plot.tradeoff()``, ``cmp.plot.lorenz_overlay()``,
-    ``cmp.plot.profile_earnings()`` (the comparison figures of the same names in
-    :data:`sim.presentation.figures.registry.COMPARISON`)."""
+    ``cmp.plot.profile_earnings()``, ``cmp.plot.winners_losers()`` and, when the comparison
+    kept its claim latencies, ``cmp.plot.latency_overlay()`` (the comparison figures of the
+    same names in :data:`sim.presentation.figures.registry.COMPARISON`)."""
 
     def __init__(self, comparison: Comparison) -> None:
         figures_in_notebooks()
@@ -112,6 +113,15 @@ class ComparisonPlots:
     def profile_earnings(self, ax: Axes | None = None, currency: str = "EUR") -> Figure:
         """Mean monthly earnings by profile and variant, with intervals."""
         return self._draw("profile_earnings", ax, currency)
+
+    def winners_losers(self, ax: Axes | None = None, currency: str = "EUR") -> Figure:
+        """Per profile, the paired difference of mean monthly earnings to the baseline."""
+        return self._draw("winners_losers", ax, currency)
+
+    def latency_overlay(self, ax: Axes | None = None) -> Figure:
+        """Distributions of claim latency of every variant (replication 0; needs
+        ``compare(latencies=True)``)."""
+        return self._draw("latency_overlay", ax)
 
 
 def run_html(result: RunResult) -> str:
