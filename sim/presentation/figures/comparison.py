@@ -24,17 +24,15 @@ from sim.analysis import metrics
 from sim.analysis.catalogue import comparison_metrics, format_metric, metric_kind, metric_label
 from sim.presentation.figures.style import (
     ALL_LABEL,
-    LATENCY_FLOOR,
-    duration_axis,
     equality_line,
     error_bars,
     figure_and_axes,
+    latency_curves,
     lorenz_axes,
     no_data,
     profile_colors,
     round_duration_ticks,
     thin,
-    tick_duration,
 )
 
 GAIN, LOSS = "#1a9850", "#d73027"
@@ -257,31 +255,11 @@ def latency_overlay(comparison: Comparison, ax: Axes | None = None) -> Figure:
     is drawn thicker. Needs the latencies a comparison keeps with ``latencies=True``."""
     fig, ax = figure_and_axes(ax, (7.5, 5.0))
     colors = _variant_colors(comparison)
-    drawn = 0
-    for variant in comparison.variants:
-        values = np.asarray(comparison.latencies.get(variant, []), dtype=float)
-        x = np.sort(np.maximum(metrics.defined(values), LATENCY_FLOOR))
-        if x.size == 0:
-            continue
-        y = np.arange(1, x.size + 1) / x.size
-        x, y = thin(x, y)
-        ax.step(np.concatenate(([x[0]], x)), np.concatenate(([0.0], y)), where="post",
-                color=colors[variant],
-                linewidth=2.4 if comparison.is_baseline(variant) else 1.4,
-                label=f"{variant} (n={values.size:,}, median "
-                      f"{tick_duration(metrics.median(values))})")
-        drawn += 1
-    if drawn:
-        ax.legend(loc="upper left", fontsize="small")
-    else:
-        no_data(ax, "No claimed tasks (or latencies not kept)")
-    duration_axis(ax)
-    ax.set_ylim(0, 1.0)
-    ax.grid(alpha=0.3)
-    ax.set(xlabel=f"Time from release to claim (log scale; under {LATENCY_FLOOR:g} s drawn at "
-                  f"{LATENCY_FLOOR:g} s)",
-           ylabel="Share of claimed tasks claimed within this time",
-           title="How fast tasks are claimed, by variant (replication 0)")
+    curves = [(variant, comparison.latencies.get(variant, []), colors[variant],
+               2.4 if comparison.is_baseline(variant) else 1.4)
+              for variant in comparison.variants]
+    latency_curves(ax, curves, "No claimed tasks (or latencies not kept)",
+                   "How fast tasks are claimed, by variant (replication 0)")
     return fig
 
 

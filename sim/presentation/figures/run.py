@@ -20,18 +20,16 @@ from sim.analysis import metrics
 from sim.presentation.figures.style import (
     ALL_COLOR,
     ALL_LABEL,
-    LATENCY_FLOOR,
     MEAN_MARKER,
-    duration_axis,
     equality_line,
     figure_and_axes,
+    latency_curves,
     lorenz_axes,
     no_data,
     profile_colors,
     short_money,
     split_by,
     thin,
-    tick_duration,
 )
 
 
@@ -141,34 +139,8 @@ def latency_cdf(
         colors[name] = f"C{len(colors) % 10}"
     curves = [("All claimed tasks", latency, ALL_COLOR, 2.2)]
     curves += [(name, by_profile[name], colors[name], 1.4) for name in colors if name in by_profile]
-    for label, values, color, width in curves:
-        x = np.sort(np.maximum(metrics.defined(values), LATENCY_FLOOR))
-        if x.size == 0:
-            continue
-        y = np.arange(1, x.size + 1) / x.size
-        x, y = thin(x, y)
-        median = tick_duration(metrics.median(values))
-        ax.step(
-            np.concatenate(([x[0]], x)),
-            np.concatenate(([0.0], y)),
-            where="post",
-            color=color,
-            linewidth=width,
-            label=f"{label} (n={values.size:,}, median {median})",
-        )
-    if latency.size:
-        ax.legend(loc="upper left", fontsize="small")
-    else:
-        no_data(ax, "No claimed tasks")
-    duration_axis(ax)
-    ax.set_ylim(0, 1.0)
-    ax.grid(alpha=0.3)
-    ax.set(
-        xlabel=f"Time from release to claim (log scale; under {LATENCY_FLOOR:g} s drawn at "
-        f"{LATENCY_FLOOR:g} s)",
-        ylabel="Share of claimed tasks claimed within this time",
-        title="How fast tasks are claimed, by profile of the winning worker",
-    )
+    latency_curves(ax, curves, "No claimed tasks",
+                   "How fast tasks are claimed, by profile of the winning worker")
     return fig
 
 

@@ -18,7 +18,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
+from numpy.typing import ArrayLike
 
+from sim.analysis import metrics
 from sim.analysis.catalogue import NA
 
 DPI = 110
@@ -150,3 +152,34 @@ def short_money(value: float) -> str:
     if not math.isfinite(value):
         return NA
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def latency_curves(ax: Axes, curves: Sequence[tuple[str, ArrayLike, str, float]], empty: str,
+                   title: str) -> None:
+    """Empirical distributions of claim latency on a log time axis, one step curve per
+    ``(label, latencies, colour, line width)`` (the sample size and median in the legend;
+    latencies under :data:`LATENCY_FLOOR` drawn at it); ``empty`` is shown when no curve has
+    data. Shared by the run's and the comparison's latency figures."""
+    drawn = 0
+    for label, values, color, width in curves:
+        values = np.asarray(values, dtype=float)
+        x = np.sort(np.maximum(metrics.defined(values), LATENCY_FLOOR))
+        if x.size == 0:
+            continue
+        y = np.arange(1, x.size + 1) / x.size
+        x, y = thin(x, y)
+        ax.step(np.concatenate(([x[0]], x)), np.concatenate(([0.0], y)), where="post",
+                color=color, linewidth=width,
+                label=f"{label} (n={values.size:,}, median "
+                      f"{tick_duration(metrics.median(values))})")
+        drawn += 1
+    if drawn:
+        ax.legend(loc="upper left", fontsize="small")
+    else:
+        no_data(ax, empty)
+    duration_axis(ax)
+    ax.set_ylim(0, 1.0)
+    ax.grid(alpha=0.3)
+    ax.set(xlabel=f"Time from release to claim (log scale; under {LATENCY_FLOOR:g} s drawn at "
+                  f"{LATENCY_FLOOR:g} s)",
+           ylabel="Share of claimed tasks claimed within this time", title=title)
