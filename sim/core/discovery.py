@@ -26,6 +26,7 @@ from sim.foundation.streams import Streams
 from sim.scenario.schema import Scenario
 
 INF = math.inf
+FRONT = 64  # fewest arrivals of a wave sorted at once (more for a large batch)
 
 
 class _Engine:
@@ -61,27 +62,64 @@ class _Engine:
 
 
 class _Wave:
-    """The workers armed by one release, sorted by arrival time, consumed from the front."""
+    """The workers armed by one release, in arrival order, consumed from the front.
 
-    __slots__ = ("batch", "keys", "next", "versions", "workers")
+    Only the front of the order is sorted (``keys``, ``workers``, ``versions``: python lists,
+    fast to walk); the later arrivals wait unsorted in ``rest`` (numpy arrays of keys,
+    tiebreak draws, workers and versions) until the front runs out while the batch is still
+    open. Most batches are claimed by their first few arrivals, so a release at full market
+    size no longer sorts thousands of idle workers whose arrival never matters.
+    """
 
-    def __init__(self, batch: OpenBatch, keys: list[float], workers: list[int],
-                 versions: list[int]) -> None:
+    __slots__ = ("batch", "chunk", "keys", "next", "rest", "versions", "workers")
+
+    def __init__(self, batch: OpenBatch, rest: tuple[np.ndarray, ...], chunk: int) -> None:
         self.batch = batch
-        self.keys = keys
-        self.workers = workers
-        self.versions = versions  # each worker's state version when armed
+        self.rest = rest  # (keys, tiebreaks, workers, versions) not yet sorted
+        self.chunk = chunk  # how many arrivals the next refill sorts (doubles each time)
+        self.keys: list[float] = []
+        self.workers: list[int] = []
+        self.versions: list[int] = []  # each worker's state version when armed
         self.next = 0
+        self.refill()
+
+    def refill(self) -> bool:
+        """Sort the next arrivals into the front; False when none are left.
+
+        Exactly the order of one full sort by (key, tiebreak): every arrival with a key up to
+        the chunk's largest key is taken (ties included), so nothing later can precede them.
+        """
+        keys, ties, workers, versions = self.rest
+        if len(keys) == 0:
+            return False
+        if len(keys) > self.chunk:
+            bound = np.partition(keys, self.chunk - 1)[self.chunk - 1]
+            front = keys <= bound
+            later = ~front
+            self.rest = (keys[later], ties[later], workers[later], versions[later])
+            keys, ties = keys[front], ties[front]
+            workers, versions = workers[front], versions[front]
+            self.chunk *= 2  # geometric: a wave consumed to its end costs O(n log n) at most
+        else:
+            self.rest = (keys[:0], ties[:0], workers[:0], versions[:0])
+        order = np.lexsort((ties, keys))
+        self.keys = keys[order].tolist()
+        self.workers = workers[order].tolist()
+        self.versions = versions[order].tolist()
+        self.next = 0
+        return True
 
 
 class RaceEngine(_Engine):
     """Event-driven race: only arrivals that may claim something become SimPy events.
 
     Each release arms the idle eligible workers in a *wave*: their next arrival times,
-    computed at once with numpy and sorted. A heap holds one entry per wave, keyed by its
-    earliest pending arrival, so a release costs one sort, not one heap operation per idle
-    worker. An entry is stale when the worker has looked (or gone) since it was armed: its
-    state ``version`` moved on. A wave is dropped as soon as its batch is closed.
+    computed at once with numpy, of which only the earliest are sorted (a partial selection;
+    later ones only if the batch is still open when those run out). A heap holds one entry per
+    wave, keyed by its earliest pending arrival, so a release costs a few vectorised passes
+    over its candidates, not one heap operation per idle worker. An entry is stale when the
+    worker has looked (or gone) since it was armed: its state ``version`` moved on. A wave is
+    dropped as soon as its batch is closed.
     """
 
     def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
@@ -130,16 +168,19 @@ class RaceEngine(_Engine):
             key[note] = np.minimum(fresh, pending)
         self.key[cand] = key
         self.key_version[cand] = version
-        order = np.lexsort((self.tiebreak.random(len(cand)), key))
-        wave = _Wave(batch, key[order].tolist(), cand[order].tolist(), version[order].tolist())
-        self._push(wave)
+        ties = self.tiebreak.random(len(cand))
+        self._push(_Wave(batch, (key, ties, cand, version), max(FRONT, 2 * batch.left)))
         self._schedule()
 
     def _push(self, wave: _Wave) -> None:
         """Put the wave back on the heap under its first live entry, or drop it."""
         platform, version = self.platform, self.version
         keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
-        while wave.batch.open and i < len(keys):
+        while wave.batch.open:
+            if i == len(keys):
+                if not wave.refill():
+                    return
+                keys, workers, versions, i = wave.keys, wave.workers, wave.versions, 0
             w = workers[i]
             # an entry is live while the worker has not looked since, and the board still has
             # something for it (the board only gains tasks through a release, which arms anew;
