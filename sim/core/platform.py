@@ -137,6 +137,10 @@ class Platform:
         # rejected; closed batches stay closed)
         self.batches: list[OpenBatch] = []
         self.first_open = 0
+        # skip[i] of a closed batch: an index after it such that every batch between is closed
+        # too (found and shortened as workers step over them: at full market size thousands
+        # of idle workers would otherwise each step over every batch claimed meanwhile)
+        self.skip: list[int] = []
         self.cursor = [0] * n
         self.online_ids: set[int] = set()  # whose cursors a compaction must move
         self.compact_at = COMPACT_SLACK
@@ -194,6 +198,7 @@ class Platform:
         if len(self.batches) >= self.compact_at:
             self._compact()
         self.batches.append(ob)
+        self.skip.append(len(self.batches))
         if self.window > 0:
             self._open_round(ob)
         if np.isfinite(d.batch_expires[b]):
@@ -212,6 +217,7 @@ class Platform:
             self.cursor[w] = new_index[self.cursor[w]]
         self.first_open = new_index[self.first_open]
         self.batches = [ob for ob in self.batches if ob.open]
+        self.skip = list(range(1, len(self.batches) + 1))
         self.compact_at = 2 * len(self.batches) + COMPACT_SLACK
 
     def _expire(self, event: simpy.Event) -> None:
@@ -249,12 +255,22 @@ class Platform:
     def acceptable(self, w: int) -> OpenBatch | None:
         """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
         remaining = (self.session_end[w] - self.env.now) / self.speed[w]
-        batches, i, n = self.batches, self.cursor[w], len(self.batches)
+        batches, skip, i, n = self.batches, self.skip, self.cursor[w], len(self.batches)
         advancing = True
         while i < n:
             ob = batches[i]
+            if not ob.open:  # jump the run of closed batches, and remember its end
+                path = []
+                while i < n and not batches[i].open:
+                    path.append(i)
+                    i = skip[i]
+                for k in path:
+                    skip[k] = i
+                if advancing:
+                    self.cursor[w] = i
+                continue
             i += 1
-            if ob.open and ob.expected <= remaining and self.eligible(w, ob):
+            if ob.expected <= remaining and self.eligible(w, ob):
                 if w not in ob.entered:
                     return ob
                 advancing = False  # entered a round: acceptable again once it closes
