@@ -1,4 +1,4 @@
-"""The two things the model asks of SimPy's clock beyond its public API.
+"""The three things the model asks of SimPy's clock beyond its public API.
 
 * :func:`delay_until`: the delay from now to an absolute time. SimPy's clock reaches a time as
   a sum of delays, which may overshoot the intended float by a rounding error, so a difference
@@ -6,13 +6,21 @@
   from a difference of times goes through here.
 * :func:`events_scheduled`: how many events the environment has scheduled, the cost measure
   recorded in every manifest. SimPy numbers events with a private counter (``env._eid``, an
-  ``itertools.count``); reading it is wrapped here, and ``tests/test_clock.py`` fails clearly if
-  a SimPy release renames it.
+  ``itertools.count``); reading it is wrapped here, and ``tests/test_run_limits.py`` fails
+  clearly if a SimPy release renames it.
+* :class:`Clock`: SimPy's environment with one *side call*, a callback due at a time that the
+  event loop runs without it being an event. The race engine's arrivals at the board use it:
+  at full market size nearly every task is claimed by an arrival, and an arrival as a SimPy
+  ``Timeout`` costs an object, a push and a pop on the heap of every pending event; the engine
+  keeps its own heap of arrivals and only needs "run me at the earliest of them". The side
+  call reads and sets SimPy's private ``_queue`` and ``_now``, also pinned by a test.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Callable
 
 import simpy
 
@@ -32,3 +40,32 @@ def events_scheduled(env: simpy.Environment) -> int:
             "sim.clock.events_scheduled")
     # count() has no peek: its repr holds the next value, e.g. "count(1234)"
     return int(repr(counter)[len("count("):-1])
+
+
+class Clock(simpy.Environment):
+    """An environment that also runs one side call at ``side_time`` (``inf``: none).
+
+    The call runs when the loop reaches its time, before any event due later and after the
+    events due at the same time that were scheduled before it (its time is compared with the
+    next event's, strictly), with ``now`` set to its time; it may schedule events and move
+    ``side_time`` (it must move it, or it runs again at once). ``run(until=...)`` stops before
+    a side call due at ``until``, as it does before an ordinary event.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.side_time = math.inf
+        self.side_call: Callable[[], None] = _nothing
+
+    def step(self) -> None:
+        """Run the side call if it is due before the next event, else process that event."""
+        queue = self._queue
+        if queue and self.side_time < queue[0][0]:
+            self._now = self.side_time
+            self.side_call()
+            return
+        super().step()
+
+
+def _nothing() -> None:
+    """The side call of a clock that has none."""

@@ -3,12 +3,13 @@
 ``RaceEngine`` (the default) never simulates an idle refresh. A worker's discovery schedule is
 state (anchor and interval of a periodic refresh, a memoryless clock, or a pending
 notification); when tasks are released the engine computes each eligible worker's next arrival
-and keeps them in a heap, and SimPy only sees the arrivals that can claim something. Cost
-grows with releases, claims and sessions, not with refreshes.
+and keeps them in a heap, and only the arrivals that can claim something are simulated (as
+calls from the clock, not SimPy events). Cost grows with releases, claims and sessions, not
+with refreshes.
 
 ``PollingEngine`` is the literal oracle: every refresh and every notification is a SimPy
-event. Both engines share the platform's ``look``; on small scenarios they must agree
-statistically (tests/test_engines.py).
+event. Both engines share the platform's ``look``; on small and large populations they must
+agree statistically (tests/test_engines.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import math
 import numpy as np
 import simpy
 
-from sim.core.clock import delay_until
+from sim.core.clock import Clock, delay_until
 from sim.core.platform import OpenBatch, Platform
 from sim.core.population import MEMORYLESS, NOTIFICATION, PERIODIC
 from sim.foundation.streams import Streams
@@ -111,7 +112,7 @@ class _Wave:
 
 
 class RaceEngine(_Engine):
-    """Event-driven race: only arrivals that may claim something become SimPy events.
+    """Event-driven race: only arrivals that may claim something are simulated.
 
     Each release arms the idle eligible workers in a *wave*: their next arrival times,
     computed at once with numpy, of which only the earliest are sorted (a partial selection;
@@ -119,10 +120,11 @@ class RaceEngine(_Engine):
     wave, keyed by its earliest pending arrival, so a release costs a few vectorised passes
     over its candidates, not one heap operation per idle worker. An entry is stale when the
     worker has looked (or gone) since it was armed: its state ``version`` moved on. A wave is
-    dropped as soon as its batch is closed.
+    dropped as soon as its batch is closed. Arrivals are not SimPy events: the clock calls the
+    engine back at the earliest one (:class:`~sim.core.clock.Clock`).
     """
 
-    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
+    def __init__(self, env: Clock, scn: Scenario, platform: Platform, streams: Streams):
         super().__init__(env, scn, platform, streams)
         n = platform.pop.size
         self.anchor = np.zeros(n)  # time of the worker's last look (refresh phase)
@@ -131,9 +133,9 @@ class RaceEngine(_Engine):
         self.key_version = np.full(n, -1, dtype=np.int64)
         self.heap: list[tuple[float, int, _Wave]] = []
         self.tiebreak = streams.rng("tiebreak")
-        self.target = INF  # arrival time of the scheduled SimPy event
-        self.event_id = 0
+        self.target = INF  # the earliest pending arrival, when the clock calls back
         self.count = 0
+        env.side_call = self._arrive
 
     def idle(self, w: int) -> None:
         self.anchor[w] = self.env.now
@@ -193,17 +195,20 @@ class RaceEngine(_Engine):
             i += 1
 
     def _schedule(self) -> None:
-        if not self.heap or self.heap[0][0] >= self.target:
-            return
-        self.target = self.heap[0][0]
-        self.event_id += 1
-        ev = self.env.timeout(delay_until(self.env, self.target), self.event_id)
-        ev.callbacks.append(self._arrive)
+        """Ask the clock to call :meth:`_arrive` at the earliest pending arrival.
 
-    def _arrive(self, event: simpy.Event) -> None:
-        if event.value != self.event_id:
-            return  # superseded by an earlier arrival
-        target, self.target = self.target, INF
+        The time is reached as SimPy reaches a timeout's (now plus the delay), so an arrival
+        happens at the very float time it would as an event.
+        """
+        env = self.env
+        if self.heap:
+            self.target = self.heap[0][0]
+            env.side_time = env.now + delay_until(env, self.target)
+        else:
+            self.target = env.side_time = INF
+
+    def _arrive(self) -> None:
+        target = self.target
         while self.heap and self.heap[0][0] <= target:
             wave = heapq.heappop(self.heap)[2]
             w, armed = wave.workers[wave.next], wave.versions[wave.next]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.core.clock import delay_until, events_scheduled
+from sim.core.clock import Clock, delay_until, events_scheduled
 from sim.core.demand import build_demand
 from sim.core.discovery import ENGINES
 from sim.core.platform import Platform
@@ -90,7 +90,7 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     streams = Streams(seed)
     pop = build_population(scn, streams)
     demand = build_demand(scn, streams)
-    env = simpy.Environment()
+    env = Clock()
     rule = build_rule(scn.platform.allocation)
     platform_class = AdaptivePlatform if scn.adaptive else Platform
     platform = platform_class(env, scn, pop, demand, rule, streams.rng("allocation"))
