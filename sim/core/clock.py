@@ -1,4 +1,4 @@
-"""The three things the model asks of SimPy's clock beyond its public API.
+"""The things the model asks of SimPy's clock beyond its public API.
 
 * :func:`delay_until`: the delay from now to an absolute time. SimPy's clock reaches a time as
   a sum of delays, which may overshoot the intended float by a rounding error, so a difference
@@ -14,6 +14,9 @@
   ``Timeout`` costs an object, a push and a pop on the heap of every pending event; the engine
   keeps its own heap of arrivals and only needs "run me at the earliest of them". The side
   call reads and sets SimPy's private ``_queue`` and ``_now``, also pinned by a test.
+* :meth:`Clock.call_later`: a callback after a delay, scheduled exactly as a ``Timeout`` (same
+  time, priority and event number, so the same order and count of events) but without
+  building one: the completion of every task is scheduled this way.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from heapq import heappush
+from typing import Any
 
 import simpy
+from simpy.core import NORMAL
 
 
 def delay_until(env: simpy.Environment, when: float) -> float:
@@ -57,6 +63,11 @@ class Clock(simpy.Environment):
         self.side_time = math.inf
         self.side_call: Callable[[], None] = _nothing
 
+    def call_later(self, delay: float, callback: Callable[[Any], None], value: Any) -> None:
+        """Call ``callback(event)`` after ``delay`` seconds, ``event.value`` being ``value``:
+        what ``timeout(delay, value).callbacks.append(callback)`` does, without a Timeout."""
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), _Call(callback, value)))
+
     def step(self) -> None:
         """Run the side call if it is due before the next event, else process that event."""
         queue = self._queue
@@ -65,6 +76,18 @@ class Clock(simpy.Environment):
             self.side_call()
             return
         super().step()
+
+
+class _Call:
+    """A scheduled callback: what SimPy's loop reads of an event (``callbacks``, ``_ok``) and
+    the ``value`` the callback reads."""
+
+    __slots__ = ("_ok", "callbacks", "value")
+
+    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
+        self.callbacks: list[Callable[[Any], None]] | None = [callback]
+        self._ok = True
+        self.value = value
 
 
 def _nothing() -> None:

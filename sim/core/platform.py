@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import simpy
 
-from sim.core.clock import delay_until
+from sim.core.clock import Clock, delay_until
 from sim.core.demand import Demand
 from sim.core.population import Population
 from sim.core.rules import AllocationRule
@@ -105,7 +105,7 @@ class Platform:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Clock,
         scn: Scenario,
         pop: Population,
         demand: Demand,
@@ -358,8 +358,7 @@ class Platform:
         self.started_at[t] = now
         duration = self.task_work[t] * self.speed[w] + self.task_travel[t]
         if now + duration < self.session_end[w]:  # at the very end, the session ends first
-            ev = self.env.timeout(duration, (w, t))
-            ev.callbacks.append(self._complete)
+            self.env.call_later(duration, self._complete, (w, t))
         # otherwise the session ends first and the task is abandoned then
 
     def _complete(self, event: simpy.Event) -> None:
