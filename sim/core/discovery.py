@@ -44,6 +44,7 @@ class _Engine:
         self.interval = pop.interval.tolist()
         self.option = pop.discovery
         self.notified = np.flatnonzero(pop.mode == NOTIFICATION)
+        self.note_options = np.unique(pop.discovery[self.notified]).tolist()
         self.reactions = [d.reaction for d in pop.discovery_specs]
 
     def _refresh_gap(self, w: int) -> float:
@@ -54,6 +55,8 @@ class _Engine:
 
     def _reaction_delays(self, workers: np.ndarray) -> np.ndarray:
         """Reaction delay of each notified worker, drawn per discovery option."""
+        if len(self.note_options) == 1 and len(workers):  # one option: no grouping needed
+            return self.reactions[self.note_options[0]].sample(self.rng, len(workers))
         delays = np.empty(len(workers))
         option = self.option[workers]
         for p in np.unique(option):

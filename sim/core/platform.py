@@ -229,7 +229,8 @@ class Platform:
 
     # -- workers looking at the board ---------------------------------------------------
     def eligible(self, w: int, ob: OpenBatch) -> bool:
-        """Worker ``w``'s profile takes this task type, in its region, at this pay."""
+        """Worker ``w``'s profile takes this task type, in its region, at this pay (the test
+        :meth:`acceptable` makes inline, with the worker's attributes read once)."""
         return (
             self.accepts_list[self.profile[w]][ob.kind]
             and (ob.region < 0 or self.region[w] == ob.region)
@@ -248,7 +249,7 @@ class Platform:
             self.online[w]
             and self.held[w] < self.max_claimed
             and self.claims_today[w] < self.daily_cap
-            and (self.monthly_cap == np.inf
+            and (self.month_earnings is None
                  or self.month_earnings.get(w, self.env.now) < self.monthly_cap)
         )
 
@@ -256,6 +257,9 @@ class Platform:
         """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
         remaining = (self.session_end[w] - self.env.now) / self.speed[w]
         batches, skip, i, n = self.batches, self.skip, self.cursor[w], len(self.batches)
+        # what eligible() reads of the worker, read once
+        accepts, region, reservation = (self.accepts_list[self.profile[w]], self.region[w],
+                                        self.reservation[w])
         advancing = True
         while i < n:
             ob = batches[i]
@@ -270,7 +274,8 @@ class Platform:
                     self.cursor[w] = i
                 continue
             i += 1
-            if ob.expected <= remaining and self.eligible(w, ob):
+            if (ob.expected <= remaining and accepts[ob.kind]
+                    and (ob.region < 0 or region == ob.region) and reservation <= ob.rate):
                 if w not in ob.entered:
                     return ob
                 advancing = False  # entered a round: acceptable again once it closes
@@ -337,12 +342,13 @@ class Platform:
                 self.capped.add(w)
 
     def _claim(self, w: int, t: int) -> None:
-        self.claimed_at[t] = self.env.now
+        now = self.env.now
+        self.claimed_at[t] = now
         self.worker[t] = w
         self.status[t] = CLAIMED
         self.held[w] += 1
         self.claims_today[w] += 1
-        self.last_claim[w] = self.env.now
+        self.last_claim[w] = now
         if self.current[w] < 0:
             self._start(w, t)
         elif w in self.queue:
