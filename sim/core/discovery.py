@@ -69,17 +69,18 @@ class _Wave:
     """The workers armed by one release, in arrival order, consumed from the front.
 
     Only the front of the order is sorted (``keys``, ``workers``, ``versions``: python lists,
-    fast to walk); the later arrivals wait unsorted in ``rest`` (numpy arrays of keys,
-    tiebreak draws, workers and versions) until the front runs out while the batch is still
-    open. Most batches are claimed by their first few arrivals, so a release at full market
-    size no longer sorts thousands of idle workers whose arrival never matters.
+    fast to walk); the later arrivals wait unsorted (``rest``: positions in the release's
+    arrays of keys, tiebreak draws, workers and versions) until the front runs out while the
+    batch is still open. Most batches are claimed by their first few arrivals, so a release
+    at full market size no longer sorts thousands of idle workers whose arrival never matters.
     """
 
-    __slots__ = ("batch", "chunk", "keys", "next", "rest", "versions", "workers")
+    __slots__ = ("arrays", "batch", "chunk", "keys", "next", "rest", "versions", "workers")
 
-    def __init__(self, batch: OpenBatch, rest: tuple[np.ndarray, ...], chunk: int) -> None:
+    def __init__(self, batch: OpenBatch, arrays: tuple[np.ndarray, ...], chunk: int) -> None:
         self.batch = batch
-        self.rest = rest  # (keys, tiebreaks, workers, versions) not yet sorted
+        self.arrays = arrays  # (keys, tiebreaks, workers, versions) of the release
+        self.rest: np.ndarray | None = None  # positions not sorted yet (None: all of them)
         self.chunk = chunk  # how many arrivals the next refill sorts (doubles each time)
         self.keys: list[float] = []
         self.workers: list[int] = []
@@ -93,20 +94,24 @@ class _Wave:
         Exactly the order of one full sort by (key, tiebreak): every arrival with a key up to
         the chunk's largest key is taken (ties included), so nothing later can precede them.
         """
-        keys, ties, workers, versions = self.rest
-        if len(keys) == 0:
+        keys, ties, workers, versions = self.arrays
+        rest = self.rest
+        left = len(keys) if rest is None else len(rest)
+        if left == 0:
             return False
-        if len(keys) > self.chunk:
-            bound = np.partition(keys, self.chunk - 1)[self.chunk - 1]
-            front = keys <= bound
-            later = ~front
-            self.rest = (keys[later], ties[later], workers[later], versions[later])
-            keys, ties = keys[front], ties[front]
-            workers, versions = workers[front], versions[front]
+        if left > self.chunk:
+            pending = keys if rest is None else keys[rest]
+            bound = np.partition(pending, self.chunk - 1)[self.chunk - 1]
+            front = pending <= bound
+            if rest is None:
+                take, self.rest = np.flatnonzero(front), np.flatnonzero(~front)
+            else:
+                take, self.rest = rest[front], rest[~front]
             self.chunk *= 2  # geometric: a wave consumed to its end costs O(n log n) at most
         else:
-            self.rest = (keys[:0], ties[:0], workers[:0], versions[:0])
-        order = np.lexsort((ties, keys))
+            take = np.arange(len(keys)) if rest is None else rest
+            self.rest = take[:0]
+        order = take[np.lexsort((ties[take], keys[take]))]
         self.keys = keys[order].tolist()
         self.workers = workers[order].tolist()
         self.versions = versions[order].tolist()
@@ -154,28 +159,38 @@ class RaceEngine(_Engine):
         if len(cand) == 0:
             return
         version = self.version[cand]
-        drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
-        key = np.empty(len(cand))
         mode = self.mode[cand]
         per = mode == PERIODIC
-        if per.any():
-            a, t = self.anchor[cand[per]], self.intervals[cand[per]]
-            steps = np.maximum(np.ceil((now - a) / t), 1)  # first refresh after the last look
-            key[per] = np.maximum(a + steps * t, now)
-        mem = (mode == MEMORYLESS) & ~drawn  # a memoryless clock already drawn is kept
-        if mem.any():
-            key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
-        key[(mode == MEMORYLESS) & drawn] = self.key[cand[(mode == MEMORYLESS) & drawn]]
-        note = mode == NOTIFICATION
-        if note.any():  # an earlier notification still pending wins
-            fresh = now + self._reaction_delays(cand[note])
-            pending = np.where(drawn[note], self.key[cand[note]], INF)
-            key[note] = np.minimum(fresh, pending)
+        if per.all():  # the common case: no masks needed
+            key = self._periodic_keys(cand, now)
+        else:
+            key = np.empty(len(cand))
+            if per.any():
+                key[per] = self._periodic_keys(cand[per], now)
+            drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
+            memoryless = mode == MEMORYLESS
+            mem = memoryless & ~drawn  # a memoryless clock already drawn is kept
+            if mem.any():
+                key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
+            kept = memoryless & drawn
+            if kept.any():
+                key[kept] = self.key[cand[kept]]
+            note = mode == NOTIFICATION
+            if note.any():  # an earlier notification still pending wins
+                fresh = now + self._reaction_delays(cand[note])
+                pending = np.where(drawn[note], self.key[cand[note]], INF)
+                key[note] = np.minimum(fresh, pending)
         self.key[cand] = key
         self.key_version[cand] = version
         ties = self.tiebreak.random(len(cand))
         self._push(_Wave(batch, (key, ties, cand, version), max(FRONT, 2 * batch.left)))
         self._schedule()
+
+    def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:
+        """Each periodic worker's first refresh after its last look, and not before now."""
+        a, t = self.anchor[workers], self.intervals[workers]
+        steps = np.maximum(np.ceil((now - a) / t), 1)
+        return np.maximum(a + steps * t, now)
 
     def _push(self, wave: _Wave) -> None:
         """Put the wave back on the heap under its first live entry, or drop it."""
