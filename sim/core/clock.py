@@ -16,7 +16,8 @@
   call reads and sets SimPy's private ``_queue`` and ``_now``, also pinned by a test.
 * :meth:`Clock.call_later`: a callback after a delay, scheduled exactly as a ``Timeout`` (same
   time, priority and event number, so the same order and count of events) but without
-  building one: the completion of every task is scheduled this way.
+  building one: the completion of every task is scheduled this way; :meth:`Clock.call_at`
+  the same at an absolute time (the chain of session starts and ends).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class Clock(simpy.Environment):
         """Call ``callback(event)`` after ``delay`` seconds, ``event.value`` being ``value``:
         what ``timeout(delay, value).callbacks.append(callback)`` does, without a Timeout."""
         heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), _Call(callback, value)))
+
+    def call_at(self, when: float, callback: Callable[[Any], None], value: Any) -> None:
+        """Call ``callback(event)`` at the time ``when`` exactly (not before now), as an event
+        scheduled now; ``event.value`` is ``value``."""
+        heappush(self._queue, (when, NORMAL, next(self._eid), _Call(callback, value)))
 
     def step(self) -> None:
         """Run the side call if it is due before the next event, else process that event."""
