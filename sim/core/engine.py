@@ -106,8 +106,9 @@ def _groups(keys: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def _workers(env: Clock, platform: Platform, pop: Population) -> None:
-    """Start every worker's process: its planned sessions one after the other, or (supply
-    adapting) the adaptive life that may skip, cut or extend them, and register or leave."""
+    """Start the workers: their planned sessions as one chain of events, or (supply adapting)
+    a process per worker, the adaptive life that may skip, cut or extend them, and register
+    or leave."""
     if isinstance(platform, AdaptivePlatform):
         platform.start()
         spans = {w: (i, j) for w, i, j in _groups(pop.session_worker)}
