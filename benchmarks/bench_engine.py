@@ -1,18 +1,26 @@
-"""Engine benchmark: tasks per second, SimPy events per task, race vs literal polling.
+"""Engine benchmark: tasks per second, SimPy events per task, race vs literal polling, and
+markets at their real size.
 
-Run with ``python3 dev.py bench``; it prints a Markdown table to paste into BENCHMARKS.md.
-Each figure is the best of ``--repeat`` runs on one core (one process, no pool).
+Run with ``python3 dev.py bench``; it prints Markdown tables to paste into BENCHMARKS.md.
+Each figure is the best of ``--repeat`` runs on one core (one process, no pool). The market
+cases (France 2019 at scale 0.15, i.e. a 50,005-worker platform, and with ``--full`` the whole
+333,366 workers) run once each in a fresh process, which reports its own peak memory; they
+time ``sim.run`` (simulation and tables), not the command's file output.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
+import resource
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import sim
 
 BASELINE = "scenarios/baseline.yaml"
+FRANCE = "scenarios/france_2019.yaml"
 
 
 def fast_refresh(scn: sim.Scenario, interval: str) -> sim.Scenario:
@@ -38,11 +46,42 @@ def measure(scn: sim.Scenario, repeat: int, seed: int = 1) -> dict[str, float]:
     return best
 
 
+def market_case(scale: float) -> dict[str, float]:
+    """France 2019 at ``scale`` for 30 days, once; with the process's peak memory (GiB)."""
+    scn = sim.override(sim.load_scenario(FRANCE), {"scale": scale})
+    cpu = time.process_time()
+    m = measure(scn, 1)
+    m["cpu"] = time.process_time() - cpu
+    m["workers"] = scn.n_workers
+    m["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return m
+
+
+def markets(scales: list[float]) -> None:
+    """Run each market case in a fresh process and print their table."""
+    print("\n| market (30 d) | workers | tasks | wall (s) | CPU (s) | tasks/s | SimPy events/task"
+          " | peak memory (GiB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for scale in scales:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            m = pool.submit(market_case, scale).result()
+        print(f"| France 2019, scale {scale:g} | {m['workers']:,} | {m['tasks']:,} |"
+              f" {m['wall']:.1f} | {m['cpu']:.1f} | {m['tasks_per_s']:,.0f} |"
+              f" {m['events_per_task']:.2f} | {m['peak_gib']:.2f} |")
+
+
 def main() -> None:
     """Measure the scenarios of the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--full", action="store_true",
+                        help="also the whole French market (333,366 workers, a few minutes)")
+    parser.add_argument("--markets-only", action="store_true",
+                        help="only the market cases (France at scale 0.15, and 1 with --full)")
     args = parser.parse_args()
+    if args.markets_only:
+        markets([0.15, 1.0] if args.full else [0.15])
+        return
     base = sim.load_scenario(BASELINE)
     big = sim.override(base, {"workers": 20_000,
                               "requesters.batches_per_day": base.requesters.batches_per_day * 10})
@@ -67,6 +106,7 @@ def main() -> None:
     race, poll = measure(scn, args.repeat), measure(sim.override(scn, {"engine": "polling"}), 1)
     print(f"| baseline as shipped | {race['wall']:.2f} | {poll['wall']:.2f} |"
           f" {poll['wall'] / race['wall']:.0f}x | {race['events']:,} | {poll['events']:,} |")
+    markets([0.15, 1.0] if args.full else [0.15])
 
 
 if __name__ == "__main__":

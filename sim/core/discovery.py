@@ -3,12 +3,13 @@
 ``RaceEngine`` (the default) never simulates an idle refresh. A worker's discovery schedule is
 state (anchor and interval of a periodic refresh, a memoryless clock, or a pending
 notification); when tasks are released the engine computes each eligible worker's next arrival
-and keeps them in a heap, and SimPy only sees the arrivals that can claim something. Cost
-grows with releases, claims and sessions, not with refreshes.
+and keeps them in a heap, and only the arrivals that can claim something are simulated (as
+calls from the clock, not SimPy events). Cost grows with releases, claims and sessions, not
+with refreshes.
 
 ``PollingEngine`` is the literal oracle: every refresh and every notification is a SimPy
-event. Both engines share the platform's ``look``; on small scenarios they must agree
-statistically (tests/test_engines.py).
+event. Both engines share the platform's ``look``; on small and large populations they must
+agree statistically (tests/test_engines.py).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import math
 import numpy as np
 import simpy
 
-from sim.core.clock import delay_until
+from sim.core.clock import Clock, delay_until
 from sim.core.platform import OpenBatch, Platform
 from sim.core.population import MEMORYLESS, NOTIFICATION, PERIODIC
 from sim.foundation.streams import Streams
 from sim.scenario.schema import Scenario
 
 INF = math.inf
+FRONT = 64  # fewest arrivals of a wave sorted at once (more for a large batch)
 
 
 class _Engine:
@@ -42,6 +44,7 @@ class _Engine:
         self.interval = pop.interval.tolist()
         self.option = pop.discovery
         self.notified = np.flatnonzero(pop.mode == NOTIFICATION)
+        self.note_options = np.unique(pop.discovery[self.notified]).tolist()
         self.reactions = [d.reaction for d in pop.discovery_specs]
 
     def _refresh_gap(self, w: int) -> float:
@@ -52,6 +55,8 @@ class _Engine:
 
     def _reaction_delays(self, workers: np.ndarray) -> np.ndarray:
         """Reaction delay of each notified worker, drawn per discovery option."""
+        if len(self.note_options) == 1 and len(workers):  # one option: no grouping needed
+            return self.reactions[self.note_options[0]].sample(self.rng, len(workers))
         delays = np.empty(len(workers))
         option = self.option[workers]
         for p in np.unique(option):
@@ -61,30 +66,73 @@ class _Engine:
 
 
 class _Wave:
-    """The workers armed by one release, sorted by arrival time, consumed from the front."""
+    """The workers armed by one release, in arrival order, consumed from the front.
 
-    __slots__ = ("batch", "keys", "next", "versions", "workers")
+    Only the front of the order is sorted (``keys``, ``workers``, ``versions``: python lists,
+    fast to walk); the later arrivals wait unsorted (``rest``: positions in the release's
+    arrays of keys, tiebreak draws, workers and versions) until the front runs out while the
+    batch is still open. Most batches are claimed by their first few arrivals, so a release
+    at full market size no longer sorts thousands of idle workers whose arrival never matters.
+    """
 
-    def __init__(self, batch: OpenBatch, keys: list[float], workers: list[int],
-                 versions: list[int]) -> None:
+    __slots__ = ("arrays", "batch", "chunk", "keys", "next", "rest", "versions", "workers")
+
+    def __init__(self, batch: OpenBatch, arrays: tuple[np.ndarray, ...], chunk: int) -> None:
         self.batch = batch
-        self.keys = keys
-        self.workers = workers
-        self.versions = versions  # each worker's state version when armed
+        self.arrays = arrays  # (keys, tiebreaks, workers, versions) of the release
+        self.rest: np.ndarray | None = None  # positions not sorted yet (None: all of them)
+        self.chunk = chunk  # how many arrivals the next refill sorts (doubles each time)
+        self.keys: list[float] = []
+        self.workers: list[int] = []
+        self.versions: list[int] = []  # each worker's state version when armed
         self.next = 0
+        self.refill()
+
+    def refill(self) -> bool:
+        """Sort the next arrivals into the front; False when none are left.
+
+        Exactly the order of one full sort by (key, tiebreak): every arrival with a key up to
+        the chunk's largest key is taken (ties included), so nothing later can precede them.
+        """
+        keys, ties, workers, versions = self.arrays
+        rest = self.rest
+        left = len(keys) if rest is None else len(rest)
+        if left == 0:
+            return False
+        if left > self.chunk:
+            pending = keys if rest is None else keys[rest]
+            bound = np.partition(pending, self.chunk - 1)[self.chunk - 1]
+            front = pending <= bound
+            if rest is None:
+                take, self.rest = np.flatnonzero(front), np.flatnonzero(~front)
+            else:
+                take, self.rest = rest[front], rest[~front]
+            self.chunk *= 2  # geometric: a wave consumed to its end costs O(n log n) at most
+        else:
+            take = np.arange(len(keys)) if rest is None else rest
+            self.rest = take[:0]
+        order = take[np.lexsort((ties[take], keys[take]))]
+        self.keys = keys[order].tolist()
+        self.workers = workers[order].tolist()
+        self.versions = versions[order].tolist()
+        self.next = 0
+        return True
 
 
 class RaceEngine(_Engine):
-    """Event-driven race: only arrivals that may claim something become SimPy events.
+    """Event-driven race: only arrivals that may claim something are simulated.
 
     Each release arms the idle eligible workers in a *wave*: their next arrival times,
-    computed at once with numpy and sorted. A heap holds one entry per wave, keyed by its
-    earliest pending arrival, so a release costs one sort, not one heap operation per idle
-    worker. An entry is stale when the worker has looked (or gone) since it was armed: its
-    state ``version`` moved on. A wave is dropped as soon as its batch is closed.
+    computed at once with numpy, of which only the earliest are sorted (a partial selection;
+    later ones only if the batch is still open when those run out). A heap holds one entry per
+    wave, keyed by its earliest pending arrival, so a release costs a few vectorised passes
+    over its candidates, not one heap operation per idle worker. An entry is stale when the
+    worker has looked (or gone) since it was armed: its state ``version`` moved on. A wave is
+    dropped as soon as its batch is closed. Arrivals are not SimPy events: the clock calls the
+    engine back at the earliest one (:class:`~sim.core.clock.Clock`).
     """
 
-    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
+    def __init__(self, env: Clock, scn: Scenario, platform: Platform, streams: Streams):
         super().__init__(env, scn, platform, streams)
         n = platform.pop.size
         self.anchor = np.zeros(n)  # time of the worker's last look (refresh phase)
@@ -93,9 +141,9 @@ class RaceEngine(_Engine):
         self.key_version = np.full(n, -1, dtype=np.int64)
         self.heap: list[tuple[float, int, _Wave]] = []
         self.tiebreak = streams.rng("tiebreak")
-        self.target = INF  # arrival time of the scheduled SimPy event
-        self.event_id = 0
+        self.target = INF  # the earliest pending arrival, when the clock calls back
         self.count = 0
+        env.side_call = self._arrive
 
     def idle(self, w: int) -> None:
         self.anchor[w] = self.env.now
@@ -111,35 +159,48 @@ class RaceEngine(_Engine):
         if len(cand) == 0:
             return
         version = self.version[cand]
-        drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
-        key = np.empty(len(cand))
         mode = self.mode[cand]
         per = mode == PERIODIC
-        if per.any():
-            a, t = self.anchor[cand[per]], self.intervals[cand[per]]
-            steps = np.maximum(np.ceil((now - a) / t), 1)  # first refresh after the last look
-            key[per] = np.maximum(a + steps * t, now)
-        mem = (mode == MEMORYLESS) & ~drawn  # a memoryless clock already drawn is kept
-        if mem.any():
-            key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
-        key[(mode == MEMORYLESS) & drawn] = self.key[cand[(mode == MEMORYLESS) & drawn]]
-        note = mode == NOTIFICATION
-        if note.any():  # an earlier notification still pending wins
-            fresh = now + self._reaction_delays(cand[note])
-            pending = np.where(drawn[note], self.key[cand[note]], INF)
-            key[note] = np.minimum(fresh, pending)
+        if per.all():  # the common case: no masks needed
+            key = self._periodic_keys(cand, now)
+        else:
+            key = np.empty(len(cand))
+            if per.any():
+                key[per] = self._periodic_keys(cand[per], now)
+            drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
+            memoryless = mode == MEMORYLESS
+            mem = memoryless & ~drawn  # a memoryless clock already drawn is kept
+            if mem.any():
+                key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
+            kept = memoryless & drawn
+            if kept.any():
+                key[kept] = self.key[cand[kept]]
+            note = mode == NOTIFICATION
+            if note.any():  # an earlier notification still pending wins
+                fresh = now + self._reaction_delays(cand[note])
+                pending = np.where(drawn[note], self.key[cand[note]], INF)
+                key[note] = np.minimum(fresh, pending)
         self.key[cand] = key
         self.key_version[cand] = version
-        order = np.lexsort((self.tiebreak.random(len(cand)), key))
-        wave = _Wave(batch, key[order].tolist(), cand[order].tolist(), version[order].tolist())
-        self._push(wave)
+        ties = self.tiebreak.random(len(cand))
+        self._push(_Wave(batch, (key, ties, cand, version), max(FRONT, 2 * batch.left)))
         self._schedule()
+
+    def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:
+        """Each periodic worker's first refresh after its last look, and not before now."""
+        a, t = self.anchor[workers], self.intervals[workers]
+        steps = np.maximum(np.ceil((now - a) / t), 1)
+        return np.maximum(a + steps * t, now)
 
     def _push(self, wave: _Wave) -> None:
         """Put the wave back on the heap under its first live entry, or drop it."""
         platform, version = self.platform, self.version
         keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
-        while wave.batch.open and i < len(keys):
+        while wave.batch.open:
+            if i == len(keys):
+                if not wave.refill():
+                    return
+                keys, workers, versions, i = wave.keys, wave.workers, wave.versions, 0
             w = workers[i]
             # an entry is live while the worker has not looked since, and the board still has
             # something for it (the board only gains tasks through a release, which arms anew;
@@ -152,17 +213,20 @@ class RaceEngine(_Engine):
             i += 1
 
     def _schedule(self) -> None:
-        if not self.heap or self.heap[0][0] >= self.target:
-            return
-        self.target = self.heap[0][0]
-        self.event_id += 1
-        ev = self.env.timeout(delay_until(self.env, self.target), self.event_id)
-        ev.callbacks.append(self._arrive)
+        """Ask the clock to call :meth:`_arrive` at the earliest pending arrival.
 
-    def _arrive(self, event: simpy.Event) -> None:
-        if event.value != self.event_id:
-            return  # superseded by an earlier arrival
-        target, self.target = self.target, INF
+        The time is reached as SimPy reaches a timeout's (now plus the delay), so an arrival
+        happens at the very float time it would as an event.
+        """
+        env = self.env
+        if self.heap:
+            self.target = self.heap[0][0]
+            env.side_time = env.now + delay_until(env, self.target)
+        else:
+            self.target = env.side_time = INF
+
+    def _arrive(self) -> None:
+        target = self.target
         while self.heap and self.heap[0][0] <= target:
             wave = heapq.heappop(self.heap)[2]
             w, armed = wave.workers[wave.next], wave.versions[wave.next]

@@ -1,14 +1,16 @@
 """One simulation run: requesters, workers and the platform in a SimPy environment.
 
-Workers and requesters are SimPy processes: a worker's process walks through its sessions
-(online, offline), a requester's process releases its batches. Claims, work and expiry are
-event callbacks on the platform; arrivals at the board come from the discovery engine.
+Requesters are SimPy processes that release their batches; workers' planned sessions (online,
+offline) are one chain of events in time order (with adaptive supply, a process per worker,
+which may skip, cut or extend them). Claims, work and expiry are event callbacks on the
+platform; arrivals at the board come from the discovery engine.
 :func:`simulate` returns plain records (:class:`~sim.core.records.RunRecords`); the core does
 no I/O and builds no tables. Progress is reported through an optional callback.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from dataclasses import replace
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.core.clock import delay_until, events_scheduled
+from sim.core.clock import Clock, delay_until, events_scheduled
 from sim.core.demand import build_demand
 from sim.core.discovery import ENGINES
 from sim.core.platform import Platform
@@ -31,16 +33,50 @@ from sim.scenario.schema import Scenario
 ProgressCallback = Callable[[float], None]
 
 
-def _worker_life(
-    env: simpy.Environment, platform: Platform, w: int, starts: list[float], ends: list[float]
-) -> Generator[simpy.Event, Any, None]:
-    """A worker's life: its sessions, one after the other."""
-    for start, end in zip(starts, ends, strict=True):
-        yield env.timeout(delay_until(env, start))
-        length = end - start
-        platform.go_online(w, env.now + length)  # the exact float time the session ends
-        yield env.timeout(length)
-        platform.go_offline(w)
+class _Sessions:
+    """Every worker's planned sessions (fixed supply) as one chain of events in time order.
+
+    Each start and end happens at the float time a process per worker would reach (a timeout
+    of the delay to the start, then one of the session's length), and workers going online
+    at the same time do so in worker order, as their processes would; but only the next
+    session event is ever on SimPy's queue, not one per worker with sessions left (at full
+    market size, tens of thousands of pending timeouts and generator frames).
+    """
+
+    def __init__(self, env: Clock, platform: Platform, pop: Population) -> None:
+        self.env, self.platform = env, platform
+        times, workers, ends = [], [], []  # ends: the session's end for a start, NaN for an end
+        starts, stops = pop.session_start.tolist(), pop.session_end.tolist()
+        for w, i, j in _groups(pop.session_worker):
+            now = 0.0
+            for start, end in zip(starts[i:j], stops[i:j], strict=True):
+                now += max(start - now, 0.0)  # as SimPy adds a timeout's delay to now
+                times.append(now)
+                workers.append(w)
+                now += end - start
+                ends.append(now)
+                times.append(now)
+                workers.append(w)
+                ends.append(math.nan)
+        order = np.argsort(np.asarray(times), kind="stable")  # ties: worker, then session order
+        self.times = np.asarray(times)[order].tolist()
+        self.workers = np.asarray(workers, dtype=np.int64)[order].tolist()
+        self.ends = np.asarray(ends)[order].tolist()
+        self.next = 0
+        if self.times:
+            env.call_at(self.times[0], self._happen, None)
+
+    def _happen(self, event: object) -> None:
+        """The next session starts or ends; the one after is scheduled."""
+        i = self.next
+        self.next = i + 1
+        end = self.ends[i]
+        if end == end:
+            self.platform.go_online(self.workers[i], end)
+        else:
+            self.platform.go_offline(self.workers[i])
+        if i + 1 < len(self.times):
+            self.env.call_at(self.times[i + 1], self._happen, None)
 
 
 def _requester_life(
@@ -69,9 +105,10 @@ def _groups(keys: np.ndarray) -> list[tuple[int, int, int]]:
     return list(zip(keys[begins].tolist(), begins.tolist(), ends.tolist(), strict=True))
 
 
-def _workers(env: simpy.Environment, platform: Platform, pop: Population) -> None:
-    """Start every worker's process: its planned sessions one after the other, or (supply
-    adapting) the adaptive life that may skip, cut or extend them, and register or leave."""
+def _workers(env: Clock, platform: Platform, pop: Population) -> None:
+    """Start the workers: their planned sessions as one chain of events, or (supply adapting)
+    a process per worker, the adaptive life that may skip, cut or extend them, and register
+    or leave."""
     if isinstance(platform, AdaptivePlatform):
         platform.start()
         spans = {w: (i, j) for w, i, j in _groups(pop.session_worker)}
@@ -79,9 +116,7 @@ def _workers(env: simpy.Environment, platform: Platform, pop: Population) -> Non
             if w in spans or w >= pop.initial:
                 env.process(platform.worker_life(w, *spans.get(w, (0, 0))))
         return
-    starts, ends = pop.session_start.tolist(), pop.session_end.tolist()
-    for w, i, j in _groups(pop.session_worker):
-        env.process(_worker_life(env, platform, w, starts[i:j], ends[i:j]))
+    _Sessions(env, platform, pop)
 
 
 def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None) -> RunRecords:
@@ -90,7 +125,7 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     streams = Streams(seed)
     pop = build_population(scn, streams)
     demand = build_demand(scn, streams)
-    env = simpy.Environment()
+    env = Clock()
     rule = build_rule(scn.platform.allocation)
     platform_class = AdaptivePlatform if scn.adaptive else Platform
     platform = platform_class(env, scn, pop, demand, rule, streams.rng("allocation"))

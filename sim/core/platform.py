@@ -7,13 +7,15 @@ happens once a worker looks at the board happens here, once, for both engines.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
+from itertools import accumulate
 from typing import Protocol
 
 import numpy as np
 import simpy
 
-from sim.core.clock import delay_until
+from sim.core.clock import Clock, delay_until
 from sim.core.demand import Demand
 from sim.core.population import Population
 from sim.core.rules import AllocationRule
@@ -22,6 +24,7 @@ from sim.foundation.units import HOUR, MONTH
 from sim.scenario.schema import Scenario
 
 NO_CAP = 1 << 62
+COMPACT_SLACK = 1024  # closed batches the board may hold beyond its open ones
 
 
 class Discovery(Protocol):
@@ -38,15 +41,20 @@ class Discovery(Protocol):
 
 
 class OpenBatch:
-    """A batch on the board: its unclaimed tasks in order and who may take them."""
+    """A batch on the board: its unclaimed tasks in order and who may take them.
 
-    __slots__ = ("batch", "entered", "entrants", "expected", "kind", "open", "rate", "region",
-                 "tasks")
+    A batch's tasks are numbered contiguously, so its unclaimed tasks are the range
+    ``next..end-1``: no per-task object on the board.
+    """
 
-    def __init__(self, batch: int, tasks: deque[int], kind: int, region: int, expected: float,
-                 rate: float):
+    __slots__ = ("batch", "end", "entered", "entrants", "expected", "kind", "next", "open",
+                 "rate", "region")
+
+    def __init__(self, batch: int, first: int, end: int, kind: int, region: int,
+                 expected: float, rate: float):
         self.batch = batch
-        self.tasks = tasks
+        self.next = first  # the next task to be claimed
+        self.end = end  # one past the batch's last task
         self.kind = kind  # task type index
         self.region = region  # -1 when the tasks can be done from anywhere
         self.expected = expected  # seconds of work (incl. mean travel) for a typical worker
@@ -54,6 +62,22 @@ class OpenBatch:
         self.entrants: list[int] | None = None  # arrival order while a window round is open
         self.entered: set[int] = set()
         self.open = True  # False once its last task is claimed or it expired
+
+    @property
+    def left(self) -> int:
+        """Number of tasks not claimed yet."""
+        return self.end - self.next
+
+
+_DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
+
+
+def _column(typecode: str, values: np.ndarray) -> array:
+    """A typed array (``typecode`` of :mod:`array`) holding ``values``; ``np.asarray`` reads
+    it back without a copy."""
+    out = array(typecode)
+    out.frombytes(np.ascontiguousarray(values, dtype=_DTYPES[typecode]).tobytes())
+    return out
 
 
 class PeriodTotals:
@@ -81,7 +105,7 @@ class Platform:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Clock,
         scn: Scenario,
         pop: Population,
         demand: Demand,
@@ -107,12 +131,19 @@ class Platform:
         self.max_claimed = scn.platform.max_claimed
         self.daily_cap = scn.platform.daily_cap or NO_CAP
         self.commission = scn.platform.commission
-        # the board: every batch released so far, in release order, and per worker the index
-        # before which nothing is acceptable to it for the rest of its session (what it
-        # rejects for type, region, pay or length stays rejected; closed batches stay closed)
+        # the board: the open batches (and those closed since the last compaction) in release
+        # order, and per online worker the index before which nothing is acceptable to it for
+        # the rest of its session (what it rejects for type, region, pay or length stays
+        # rejected; closed batches stay closed)
         self.batches: list[OpenBatch] = []
         self.first_open = 0
+        # skip[i] of a closed batch: an index after it such that every batch between is closed
+        # too (found and shortened as workers step over them: at full market size thousands
+        # of idle workers would otherwise each step over every batch claimed meanwhile)
+        self.skip: list[int] = []
         self.cursor = [0] * n
+        self.online_ids: set[int] = set()  # whose cursors a compaction must move
+        self.compact_at = COMPACT_SLACK
         self.hungry = np.zeros(n, dtype=bool)
         # worker state (python lists: fast scalar access in the hot path)
         self.speed = pop.speed.tolist()
@@ -122,7 +153,7 @@ class Platform:
         self.held = [0] * n
         self.claims_today = [0] * n
         self.current = [-1] * n
-        self.queue: list[deque[int]] = [deque() for _ in range(n)]
+        self.queue: dict[int, deque[int]] = {}  # claimed tasks waiting behind ``current``
         self.earnings = [0.0] * n
         self.work_time = [0.0] * n
         self.unpaid_work = [0.0] * n
@@ -131,17 +162,19 @@ class Platform:
         self.last_claim = [-np.inf] * n
         self.approved = [0] * n
         self.rejected = [0] * n
-        # task records (columnar, filled during the run)
-        self.claimed_at = [np.nan] * m
-        self.started_at = [np.nan] * m
-        self.completed_at = [np.nan] * m
-        self.worker = [-1] * m
-        self.status = [OPEN] * m
+        # task records (columnar, filled during the run) and the tasks' own numbers: typed
+        # arrays (8 bytes a task, no float object per entry: a full-size market has millions
+        # of tasks) with fast scalar access from Python
+        self.claimed_at = _column("d", np.full(m, np.nan))
+        self.started_at = _column("d", np.full(m, np.nan))
+        self.completed_at = _column("d", np.full(m, np.nan))
+        self.worker = _column("q", np.full(m, -1, dtype=np.int64))
+        self.status = _column("b", np.full(m, OPEN, dtype=np.int8))
         task_batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
-        self.task_reward = demand.batch_reward[task_batch].tolist()
-        self.task_work = (demand.batch_effort[task_batch] * demand.task_spread).tolist()
-        self.task_travel = demand.task_travel.tolist()
-        self.task_draw = demand.task_approval_draw.tolist()
+        self.task_reward = _column("d", demand.batch_reward[task_batch])
+        self.task_work = _column("d", demand.batch_effort[task_batch] * demand.task_spread)
+        self.task_travel = _column("d", demand.task_travel)
+        self.task_draw = _column("d", demand.task_approval_draw)
         # static eligibility: accepted task types per profile, region, reservation pay
         self.accepts = np.array(
             [[p.task_types is None or t in p.task_types for t in demand.type_names]
@@ -160,9 +193,12 @@ class Platform:
         expected = float(d.batch_effort[b]) + (tt.travel.mean() if tt.travel is not None else 0)
         rate = float(d.batch_reward[b]) * HOUR / expected if expected > 0 else np.inf
         first = int(d.batch_first_task[b])
-        tasks = deque(range(first, first + int(d.batch_size[b])))
-        ob = OpenBatch(b, tasks, int(d.batch_type[b]), int(d.batch_region[b]), expected, rate)
+        ob = OpenBatch(b, first, first + int(d.batch_size[b]), int(d.batch_type[b]),
+                       int(d.batch_region[b]), expected, rate)
+        if len(self.batches) >= self.compact_at:
+            self._compact()
         self.batches.append(ob)
+        self.skip.append(len(self.batches))
         if self.window > 0:
             self._open_round(ob)
         if np.isfinite(d.batch_expires[b]):
@@ -170,16 +206,31 @@ class Platform:
             ev.callbacks.append(self._expire)
         self.discovery.released(ob)
 
+    def _compact(self) -> None:
+        """Drop closed batches from the board and move the online workers' cursors.
+
+        A closed batch never reopens, so no worker would take it again; without compaction a
+        session starting at full market size would step over days of closed batches.
+        """
+        new_index = list(accumulate((ob.open for ob in self.batches), initial=0))
+        for w in self.online_ids:
+            self.cursor[w] = new_index[self.cursor[w]]
+        self.first_open = new_index[self.first_open]
+        self.batches = [ob for ob in self.batches if ob.open]
+        self.skip = list(range(1, len(self.batches) + 1))
+        self.compact_at = 2 * len(self.batches) + COMPACT_SLACK
+
     def _expire(self, event: simpy.Event) -> None:
         ob = event.value
         if ob.open:
             ob.open = False
-            for t in ob.tasks:
+            for t in range(ob.next, ob.end):
                 self.status[t] = EXPIRED
 
     # -- workers looking at the board ---------------------------------------------------
     def eligible(self, w: int, ob: OpenBatch) -> bool:
-        """Worker ``w``'s profile takes this task type, in its region, at this pay."""
+        """Worker ``w``'s profile takes this task type, in its region, at this pay (the test
+        :meth:`acceptable` makes inline, with the worker's attributes read once)."""
         return (
             self.accepts_list[self.profile[w]][ob.kind]
             and (ob.region < 0 or self.region[w] == ob.region)
@@ -198,19 +249,33 @@ class Platform:
             self.online[w]
             and self.held[w] < self.max_claimed
             and self.claims_today[w] < self.daily_cap
-            and (self.monthly_cap == np.inf
+            and (self.month_earnings is None
                  or self.month_earnings.get(w, self.env.now) < self.monthly_cap)
         )
 
     def acceptable(self, w: int) -> OpenBatch | None:
         """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
         remaining = (self.session_end[w] - self.env.now) / self.speed[w]
-        batches, i, n = self.batches, self.cursor[w], len(self.batches)
+        batches, skip, i, n = self.batches, self.skip, self.cursor[w], len(self.batches)
+        # what eligible() reads of the worker, read once
+        accepts, region, reservation = (self.accepts_list[self.profile[w]], self.region[w],
+                                        self.reservation[w])
         advancing = True
         while i < n:
             ob = batches[i]
+            if not ob.open:  # jump the run of closed batches, and remember its end
+                path = []
+                while i < n and not batches[i].open:
+                    path.append(i)
+                    i = skip[i]
+                for k in path:
+                    skip[k] = i
+                if advancing:
+                    self.cursor[w] = i
+                continue
             i += 1
-            if ob.open and ob.expected <= remaining and self.eligible(w, ob):
+            if (ob.expected <= remaining and accepts[ob.kind]
+                    and (ob.region < 0 or region == ob.region) and reservation <= ob.rate):
                 if w not in ob.entered:
                     return ob
                 advancing = False  # entered a round: acceptable again once it closes
@@ -234,8 +299,9 @@ class Platform:
                 ob.entrants.append(w)
                 ob.entered.add(w)
                 continue
-            t = ob.tasks.popleft()
-            ob.open = bool(ob.tasks)
+            t = ob.next
+            ob.next = t + 1
+            ob.open = t + 1 < ob.end
             self._claim(w, t)
             claimed += 1
         self._update(w)
@@ -256,11 +322,12 @@ class Platform:
                               dtype=np.int64)
         ob.entrants, ob.entered = None, set()
         if len(candidates):
-            winners = self.rule.choose(candidates, len(ob.tasks), self, self.rule_rng)
+            winners = self.rule.choose(candidates, ob.left, self, self.rule_rng)
             for w in winners.tolist():
-                self._claim(w, ob.tasks.popleft())
+                ob.next += 1
+                self._claim(w, ob.next - 1)
                 self._update(w)
-        ob.open = bool(ob.tasks)
+        ob.open = ob.left > 0
         if ob.open:
             self.discovery.released(ob)  # tasks left: first come, first served from now on
 
@@ -275,26 +342,29 @@ class Platform:
                 self.capped.add(w)
 
     def _claim(self, w: int, t: int) -> None:
-        self.claimed_at[t] = self.env.now
+        now = self.env.now
+        self.claimed_at[t] = now
         self.worker[t] = w
         self.status[t] = CLAIMED
         self.held[w] += 1
         self.claims_today[w] += 1
-        self.last_claim[w] = self.env.now
-        self.queue[w].append(t)
+        self.last_claim[w] = now
         if self.current[w] < 0:
-            self._start_next(w)
+            self._start(w, t)
+        elif w in self.queue:
+            self.queue[w].append(t)
+        else:
+            self.queue[w] = deque((t,))
 
     # -- work ---------------------------------------------------------------------------
-    def _start_next(self, w: int) -> None:
-        t = self.queue[w].popleft()
+    def _start(self, w: int, t: int) -> None:
+        """Worker ``w`` starts task ``t`` (it was not working)."""
         now = self.env.now
         self.current[w] = t
         self.started_at[t] = now
         duration = self.task_work[t] * self.speed[w] + self.task_travel[t]
         if now + duration < self.session_end[w]:  # at the very end, the session ends first
-            ev = self.env.timeout(duration, (w, t))
-            ev.callbacks.append(self._complete)
+            self.env.call_later(duration, self._complete, (w, t))
         # otherwise the session ends first and the task is abandoned then
 
     def _complete(self, event: simpy.Event) -> None:
@@ -315,8 +385,9 @@ class Platform:
             self.rejected[w] += 1
         self.held[w] -= 1
         self.current[w] = -1
-        if self.queue[w]:
-            self._start_next(w)
+        queue = self.queue.get(w)
+        if queue:
+            self._start(w, queue.popleft())
         if self.can_claim(w):
             self.look(w)  # a worker who just finished a task looks at the board at once
 
@@ -343,6 +414,7 @@ class Platform:
     def go_online(self, w: int, end: float) -> None:
         """Worker ``w`` comes online until ``end`` and looks at the board."""
         self.online[w] = True
+        self.online_ids.add(w)
         self.session_end[w] = end
         batches = self.batches
         while self.first_open < len(batches) and not batches[self.first_open].open:
@@ -354,6 +426,7 @@ class Platform:
         """Worker ``w`` goes offline: unfinished work is abandoned, unpaid."""
         now = self.env.now
         self.online[w] = False
+        self.online_ids.discard(w)
         self.hungry[w] = False
         self.capped.discard(w)
         self.discovery.gone(w)
@@ -362,9 +435,8 @@ class Platform:
             self.unpaid_work[w] += now - self.started_at[t]
             self.status[t] = ABANDONED
             self.current[w] = -1
-        for t in self.queue[w]:
+        for t in self.queue.pop(w, ()):
             self.status[t] = ABANDONED
-        self.queue[w].clear()
         self.held[w] = 0
 
     def new_day(self) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.core.clock import delay_until
+from sim.core.clock import Clock, delay_until
 from sim.core.demand import Demand
 from sim.core.platform import Platform
 from sim.core.population import Population
@@ -36,7 +36,7 @@ INF = math.inf
 class AdaptivePlatform(Platform):
     """The platform plus the state and decisions of adaptive labour supply."""
 
-    def __init__(self, env: simpy.Environment, scn: Scenario, pop: Population, demand: Demand,
+    def __init__(self, env: Clock, scn: Scenario, pop: Population, demand: Demand,
                  rule: AllocationRule, rule_rng: np.random.Generator) -> None:
         super().__init__(env, scn, pop, demand, rule, rule_rng)
         traits = pop.traits

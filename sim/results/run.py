@@ -80,8 +80,10 @@ def run(
         "events_per_task": records.events / max(records.n_tasks, 1),
         "polls": records.polls,
     }
+    adaptive = records.worker_joined is not None
+    del records  # the tables hold what is needed: free the rest before the summary's temporaries
     summary = summarize(tasks, workers, scn.horizon)
-    if records.worker_joined is not None:  # supply adapts: turnover of the workforce
+    if adaptive:  # supply adapts: turnover of the workforce
         months = worker_months(tasks, workers, sessions, scn.horizon)
         always = (months.groupby("worker_id")["online_time"].agg(lambda x: (x > 0).all())
                   .reindex(workers["worker_id"], fill_value=False).to_numpy()

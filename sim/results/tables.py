@@ -37,6 +37,8 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
     region_names = np.asarray([*rec.region_names, None], dtype=object)
     status = rec.task_status
     paid = np.where(status == APPROVED, rec.task_reward, 0.0)
+    # wrapped, not copied (copy=False): at full market size a copy of every column is
+    # gigabytes; nothing writes to these arrays afterwards
     df = pd.DataFrame(
         {
             "task_id": np.arange(rec.n_tasks, dtype=np.int64),
@@ -56,7 +58,8 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
             "winner_profile": pd.Categorical.from_codes(profile, rec.profile_names),
             "status": pd.Categorical.from_codes(status, list(STATUS_NAMES)),
             "paid": paid,
-        }
+        },
+        copy=False,
     )
     df.loc[~claimed, "worker_id"] = pd.NA
     return _with_identity(df, identity)
