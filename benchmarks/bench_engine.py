@@ -21,6 +21,7 @@ import sim
 
 BASELINE = "scenarios/baseline.yaml"
 FRANCE = "scenarios/france_2019.yaml"
+PLATFORMS = "scenarios/platforms_market.yaml"
 
 
 def fast_refresh(scn: sim.Scenario, interval: str) -> sim.Scenario:
@@ -86,7 +87,9 @@ def main() -> None:
     big = sim.override(base, {"workers": 20_000,
                               "requesters.batches_per_day": base.requesters.batches_per_day * 10})
     rows = [("baseline (2,000 workers, 30 d)", measure(base, args.repeat)),
-            ("20,000 workers, 10x tasks, 30 d", measure(big, max(1, args.repeat - 2)))]
+            ("20,000 workers, 10x tasks, 30 d", measure(big, max(1, args.repeat - 2))),
+            ("the baseline as three platforms (platforms_market.yaml, 30 d)",
+             measure(sim.load_scenario(PLATFORMS), args.repeat))]
     print(f"python {platform.python_version()}, {platform.machine()}, simpy, one core\n")
     print("| scenario | tasks | wall time (s) | tasks/s | SimPy events/task |")
     print("|---|---|---|---|---|")

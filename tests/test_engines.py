@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.core import discovery, platform
+from sim.core import board, discovery
 
 Z = 4.0
 REPLICATIONS = 24
@@ -198,10 +198,10 @@ def test_partial_selection_and_compaction_are_exact(monkeypatch: pytest.MonkeyPa
     compacting the board often give exactly the run of one full sort and no compaction."""
     scn = sim.load_scenario(large_market())
     monkeypatch.setattr(discovery, "FRONT", 10**9)
-    monkeypatch.setattr(platform, "COMPACT_SLACK", 10**9)
+    monkeypatch.setattr(board, "COMPACT_SLACK", 10**9)
     whole = sim.run(scn, seed=3).tasks
     monkeypatch.setattr(discovery, "FRONT", 1)
-    monkeypatch.setattr(platform, "COMPACT_SLACK", 1)
+    monkeypatch.setattr(board, "COMPACT_SLACK", 1)
     pd.testing.assert_frame_equal(sim.run(scn, seed=3).tasks, whole)
 
 

@@ -89,11 +89,39 @@ def test_errors_go_next_to_their_field(small: sim.Scenario) -> None:
         model.run(model.Request(small, horizon="-1d"))
 
 
+def test_a_market_of_platforms_has_a_target_and_a_multi_homing_switch() -> None:
+    """A side's levers go to one platform or to every platform; multi-homing can be switched
+    off (every worker on one platform); errors in a platform's levers reach their field."""
+    market = model.load("platforms_market")
+    assert model.targets_of(market) == [model.EVERY, "main", "second", "third"]
+    assert model.targets_of(model.load("baseline")) == [model.EVERY]
+    assert model.switches_of(market) == ["adaptive", "multihoming"]
+    lottery = {"rule": "lottery", "window": "5min"}
+    one = model.side_overrides(market, {"target": "main", **lottery, "daily_cap": "9"})
+    assert one == {"platforms.main.platform.allocation": lottery,
+                   "platforms.main.platform.daily_cap": 9}
+    every = model.side_overrides(market, {**lottery})
+    assert set(every) == {f"platforms.{p}.platform.allocation" for p in market.platforms}
+    changed = sim.override(market, one).market()
+    assert [m.platform.allocation.rule for m in changed] == ["lottery", "fcfs", "fcfs"]
+    # the defaults of a side are those of its platform
+    assert model.side_defaults(sim.override(market, one), "main")["daily_cap"] == "9"
+    assert model.side_defaults(sim.override(market, one), "second")["daily_cap"] == ""
+    single = model.side_overrides(market, {"multihoming": False})
+    assert single == {f"profiles.{p}.platforms.count": 1 for p in market.profiles}
+    assert model.switches_of(sim.override(market, single)) == ["adaptive"]
+    _, _, errors = model.check(model.Request(market, sides={
+        "alternative": {"target": "third", "daily_cap": "-5"}}))
+    assert set(errors) == {"alternative.daily_cap"}
+    assert errors["alternative.daily_cap"].startswith("platforms.third.platform.daily_cap: ")
+
+
 def test_switches_and_estimate(small: sim.Scenario) -> None:
     baseline = model.load("baseline")
     assert model.switches_of(small) == [] and model.switches_of(baseline) == ["adaptive"]
     assert model.side_overrides(baseline, {"adaptive": True}) == {"supply.adaptive": True}
-    assert set(model.shipped_scenarios()) >= {"baseline", "france_2019", "mturk_2018"}
+    assert set(model.shipped_scenarios()) >= {"baseline", "france_2019", "mturk_2018",
+                                              "platforms_market"}
     week = sim.override(baseline, {"horizon": "7d"})
     assert 3 < model.estimate_seconds(week, 4, 2) < 30
     assert model.seconds_text(12.4) == "about 12s"
@@ -197,8 +225,8 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator[Any]:
-    """Headless Chromium with the explorer loaded."""
+def browser(server: str) -> Iterator[Any]:
+    """Headless Chromium (one per module and pytest worker)."""
     from selenium import webdriver  # noqa: PLC0415 - only the browser tests need it
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
@@ -213,13 +241,20 @@ def page(server: str) -> Iterator[Any]:
                  "--window-size=1300,1000"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    started = time.perf_counter()
-    driver.get(server)
-    _wait(driver, lambda: _find(driver, ".mw-run") is not None, 30)
-    driver.load_seconds = time.perf_counter() - started
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Any:
+    """The explorer freshly loaded (a new session of the app), so that each browser test
+    starts from the shipped defaults whatever ran before it, on whichever pytest worker."""
+    started = time.perf_counter()
+    browser.get(server)
+    _wait(browser, lambda: _find(browser, ".mw-run") is not None, 30)
+    browser.load_seconds = time.perf_counter() - started
+    return browser
 
 
 def _wait(driver: Any, ready: Any, timeout: float) -> None:
@@ -267,7 +302,16 @@ def _select(driver: Any, selector: str, text: str) -> None:
 
 
 def _click(driver: Any, selector: str) -> None:
-    _inner(driver, selector, "button").click()
+    """Press a button once it is enabled (the page re-renders while busy: wait, do not race)."""
+    _wait(driver, lambda: _inner(driver, selector, "button").get_attribute("disabled") is None,
+          20)
+    button = _inner(driver, selector, "button")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+
+
+def _disabled(driver: Any, selector: str) -> bool:
+    return _inner(driver, selector, "button").get_attribute("disabled") is not None
 
 
 def _table(driver: Any) -> list[list[str]]:
@@ -286,6 +330,7 @@ def test_comparison_in_the_browser(page: Any) -> None:
           _text(page, ".mw-note"), 10)
     _click(page, ".mw-run")
     _wait(page, lambda: _text(page, ".mw-status").startswith("Done"), 90)
+    _wait(page, lambda: len(_table(page)) > 1, 30)  # the table follows the status
     rows = _table(page)
     assert rows[0][:3] == ["Metric", "Baseline", "Alternative"]
     scn = sim.override(model.load("baseline"), {"horizon": "7d"})
@@ -312,15 +357,23 @@ def test_invalid_value_shows_the_error_next_to_the_field(page: Any) -> None:
     _type(page, ".mw-alternative-daily_cap", "-5")
     _wait(page, lambda: "greater than or equal to 1" in _text(
         page, ".mw-error-alternative-daily_cap"), 10)
-    assert _inner(page, ".mw-run", "button").get_attribute("disabled") is not None
+    _wait(page, lambda: _disabled(page, ".mw-run"), 10)
     page.save_screenshot(str(ARTEFACTS / "explorer-error.png"))
     _type(page, ".mw-alternative-daily_cap", "")
     _wait(page, lambda: _text(page, ".mw-error-alternative-daily_cap") == "", 10)
-    assert _inner(page, ".mw-run", "button").get_attribute("disabled") is None
+    _wait(page, lambda: not _disabled(page, ".mw-run"), 10)
 
 
 def test_cancel_recovers(page: Any) -> None:
+    _type(page, ".mw-horizon", "1d")  # a quick first result, which must stay
+    _type(page, ".mw-replications", "2")
+    _wait(page, lambda: "over 1 days, 2 paired" in _text(page, ".mw-note"), 20)
+    _click(page, ".mw-run")
+    _wait(page, lambda: _text(page, ".mw-status").startswith("Done"), 90)
+    _wait(page, lambda: len(_table(page)) > 1, 30)  # the table follows the status
     before = _table(page)
+    assert len(before) > 1
+    _type(page, ".mw-horizon", "7d")
     _type(page, ".mw-replications", "20")
     _click(page, ".mw-run")
     _wait(page, lambda: _text(page, ".mw-status").startswith("Running"), 10)
@@ -328,6 +381,32 @@ def test_cancel_recovers(page: Any) -> None:
     _wait(page, lambda: _text(page, ".mw-status").startswith("Cancelled"), 60)
     assert "last result is still shown" in _text(page, ".mw-status")
     assert _table(page) == before  # the last result stays
-    assert _inner(page, ".mw-run", "button").get_attribute("disabled") is None
+    _wait(page, lambda: not _disabled(page, ".mw-run"), 10)
     page.save_screenshot(str(ARTEFACTS / "explorer-cancelled.png"))
-    _type(page, ".mw-replications", "4")
+
+
+def test_one_platform_of_a_market_changes_its_rule_in_the_browser(page: Any) -> None:
+    """A market of three platforms: the alternative's rule applies to the main platform only;
+    the multi-homing switch is shown; the comparison runs (one day, two replications) and the
+    table equals sim.compare's."""
+    _select(page, ".mw-scenario", "platforms_market")
+    _wait(page, lambda: "3 platforms" in _text(page, ".mw-description"), 20)
+    assert _find(page, ".mw-alternative-multihoming") is not None
+    _select(page, ".mw-alternative-target", "main")
+    _select(page, ".mw-alternative-rule", "lottery")
+    _type(page, ".mw-horizon", "1d")
+    _type(page, ".mw-replications", "2")
+    # the server has every setting once its time note says so (messages arrive in order)
+    _wait(page, lambda: "over 1 days, 2 paired" in _text(page, ".mw-note"), 20)
+    _click(page, ".mw-run")
+    _wait(page, lambda: _text(page, ".mw-status").startswith("Done"), 120)
+    _wait(page, lambda: len(_table(page)) > 1, 30)  # the table follows the status
+    scn = sim.override(model.load("platforms_market"), {"horizon": "1d"})
+    direct = sim.compare(scn, {"baseline": {}, "alternative": {
+        "platforms.main.platform.allocation": {"rule": "lottery", "window": "1min"}}},
+        2, 1, 2, progress=False)
+    expected = model.side_by_side(direct, scn.currency, list(scn.profiles))
+    assert _table(page)[1:] == expected.astype(str).to_numpy().tolist()
+    page.set_window_size(1300, 3400)
+    page.save_screenshot(str(ARTEFACTS / "explorer-platforms.png"))
+    page.set_window_size(1300, 1000)

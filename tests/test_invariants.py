@@ -34,10 +34,11 @@ def shipped_runs() -> list[Any]:
             if data.get("supply") in ("adaptive", "both"):
                 common["supply.adaptive"] = True
             for name, changes in (data["variants"] or {}).items():
-                cases.append(pytest.param(base, {**common, **(changes or {})},
+                # as compare does: the spec's overrides first, then the variant's
+                cases.append(pytest.param(base, [common, changes or {}],
                                           id=f"{path.stem}-{name}"))
         else:
-            cases.append(pytest.param(path, {}, id=path.stem))
+            cases.append(pytest.param(path, [], id=path.stem))
     return cases
 
 #: a small market touching every feature: sessions, three discovery modes, regional tasks
@@ -132,10 +133,12 @@ def market(changes: dict[str, Any] | None = None) -> sim.Scenario:
 
 
 @pytest.mark.parametrize(("path", "changes"), shipped_runs())
-def test_shipped_scenario(path: Path, changes: dict[str, Any]) -> None:
+def test_shipped_scenario(path: Path, changes: list[dict[str, Any]]) -> None:
     """Every scenario (and comparison variant) in scenarios/ satisfies the invariants, with
     the horizon cut to a week."""
-    scn = sim.override(sim.load_scenario(path), changes)
+    scn = sim.load_scenario(path)
+    for step in changes:
+        scn = sim.override(scn, step)
     if scn.horizon > WEEK:
         scn = sim.override(scn, {"horizon": "7d"})
     res = sim.run(scn, seed=11)

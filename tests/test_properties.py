@@ -99,6 +99,7 @@ from sim.analysis.measures import MEASURES
 from sim.foundation.units import UNITS
 from sim.results import invariants
 from sim.scenario.allocation import RULE_PARAMS as RULES
+from sim.scenario.loading import read_scenario_file
 
 pytestmark = pytest.mark.slow
 
@@ -600,7 +601,7 @@ BASES = [*SHIPPED, *POLICY_VARIANTS]
 
 @functools.cache
 def _read_scenario(name: str) -> dict[str, Any]:
-    return yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text())
+    return read_scenario_file(SCENARIOS / f"{name}.yaml")  # what it extends resolved
 
 
 def shipped(base: str) -> dict[str, Any]:

@@ -74,9 +74,10 @@ SHIPPED = [p for p in sorted(Path("scenarios").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_empty_market_in_every_shipped_scenario(path: Path) -> None:
-    """Calibration measures too are defined (or NaN) on an empty market."""
-    scn = sim.override(sim.load_scenario(path), {"requesters.batches_per_day": 0,
-                                                 "horizon": "1d"})
+    """Calibration measures too are defined (or NaN) on an empty market (every platform's)."""
+    scn = sim.load_scenario(path)
+    scn = sim.override(scn, {"requesters.batches_per_day": 0, "horizon": "1d", **{
+        f"platforms.{name}.requesters.batches_per_day": 0 for name in scn.platforms or ()}})
     res = sim.run(scn, seed=0)
     assert len(res.tasks) == 0 and invariants.check(res) == []
 

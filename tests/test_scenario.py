@@ -18,6 +18,8 @@ import sim
 from sim.foundation.units import format_duration, parse_duration
 from sim.scenario.loading import validate
 
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -421,3 +423,32 @@ def test_scenario_error_is_a_value_error() -> None:
 def test_not_a_mapping() -> None:
     with pytest.raises(sim.ScenarioError, match="mapping"):
         validate([1, 2])  # type: ignore[arg-type]
+
+
+def test_a_scenario_file_may_extend_another(tmp_path: Path) -> None:
+    """``extends`` starts from another file of the same folder, applies ``changes`` (dotted
+    paths), then the keys the file sets itself; errors name the file; cycles are refused."""
+    base = sim.load_scenario(SCENARIOS / "baseline.yaml")
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base.to_dict()))
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({
+        "extends": "base.yaml", "name": "child", "changes": {"platform.daily_cap": 7}}))
+    (tmp_path / "grandchild.yaml").write_text(yaml.safe_dump({
+        "extends": "child.yaml", "changes": {"horizon": "2d"}}))
+    child = sim.load_scenario(tmp_path / "grandchild.yaml")
+    assert (child.name, child.platform.daily_cap, child.horizon) == ("child", 7, 2 * 86400)
+    assert child.profiles == base.profiles
+    shipped = sim.load_scenario(SCENARIOS / "platforms_market.yaml")
+    assert list(shipped.platforms) == ["main", "second", "third"]
+    cases = {
+        "loop.yaml": ({"extends": "loop.yaml"}, "extends this file again"),
+        "away.yaml": ({"extends": "../base.yaml"}, "in the same folder"),
+        "typo.yaml": ({"extends": "base.yaml", "changes": {"platfrom.daily_cap": 1}},
+                      r"typo\.yaml: changes: platfrom\.daily_cap: no field"),
+        "bad.yaml": ({"extends": "base.yaml", "changes": {"platform.daily_cap": -1}},
+                     r"bad\.yaml: platform\.daily_cap"),
+        "missing.yaml": ({"extends": "nope.yaml"}, "nope.yaml"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_text(yaml.safe_dump(data))
+        with pytest.raises(sim.ScenarioError, match=message):
+            sim.load_scenario(tmp_path / name)

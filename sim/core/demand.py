@@ -8,7 +8,8 @@ the same per-task randomness are seen by every policy variant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,6 +35,7 @@ class Demand:
     task_spread: np.ndarray  # multiplier on effort for this task
     task_travel: np.ndarray  # seconds of travel added for regional tasks
     task_approval_draw: np.ndarray  # uniform(0,1): rejected when below the worker's probability
+    batch_platform: np.ndarray  # index of the batch's platform in the market (0: the only one)
 
     @property
     def n_tasks(self) -> int:
@@ -127,7 +129,7 @@ def build_demand(scn: Scenario, streams: Streams) -> Demand:
         a[keep] for a in (requester, kind, released, reward, effort, size, region, expires)
     )
     n_batches = len(released)
-    first = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    first = np.concatenate([[0], np.cumsum(size)])[:-1].astype(np.int64)  # none when empty
     n_tasks = int(size.sum())
     task_batch = np.repeat(np.arange(n_batches), size)
     trng = streams.rng("tasks")
@@ -153,4 +155,28 @@ def build_demand(scn: Scenario, streams: Streams) -> Demand:
         task_spread=spread,
         task_travel=travel,
         task_approval_draw=streams.rng("approval").random(n_tasks),
+        batch_platform=np.zeros(n_batches, dtype=np.int64),
     )
+
+
+def build_market_demand(scn: Scenario, streams: Streams) -> Demand:
+    """The demand of every platform of the market, one after the other (batch, task and
+    requester numbers run on across platforms). A platform's requesters draw from streams of
+    their own, so a lever on one platform (a minimum pay) leaves the others' demand alone;
+    without ``platforms``, :func:`build_demand` of the scenario."""
+    if scn.platforms is None:
+        return build_demand(scn, streams)
+    parts = []
+    for i, spec in enumerate(scn.market()):
+        view = scn.model_copy(update={"platform": spec.platform, "requesters": spec.requesters})
+        part = build_demand(view, streams.within("platform", i))
+        parts.append(replace(part, batch_platform=np.full(len(part.batch_size), i)))
+    tasks = np.cumsum([0] + [p.n_tasks for p in parts])
+    requesters = np.cumsum([0] + [s.requesters.count for s in scn.market()])
+    fields = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+              for f in dataclasses.fields(Demand) if f.name != "type_names"}
+    fields["batch_first_task"] = np.concatenate(
+        [p.batch_first_task + tasks[i] for i, p in enumerate(parts)])
+    fields["batch_requester"] = np.concatenate(
+        [p.batch_requester + requesters[i] for i, p in enumerate(parts)])
+    return Demand(type_names=parts[0].type_names, **fields)

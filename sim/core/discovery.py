@@ -20,8 +20,8 @@ import math
 import numpy as np
 import simpy
 
+from sim.core.board import Board, OpenBatch
 from sim.core.clock import Clock, delay_until
-from sim.core.platform import OpenBatch, Platform
 from sim.core.population import MEMORYLESS, NOTIFICATION, PERIODIC
 from sim.foundation.streams import Streams
 from sim.scenario.schema import Scenario
@@ -33,7 +33,8 @@ FRONT = 64  # fewest arrivals of a wave sorted at once (more for a large batch)
 class _Engine:
     """What both engines share: the platform, the discovery stream and reaction delays."""
 
-    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
+    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Board, streams: Streams,
+                 arrivals: Arrivals | None = None):
         self.env = env
         self.platform = platform
         pop = platform.pop
@@ -75,9 +76,12 @@ class _Wave:
     at full market size no longer sorts thousands of idle workers whose arrival never matters.
     """
 
-    __slots__ = ("arrays", "batch", "chunk", "keys", "next", "rest", "versions", "workers")
+    __slots__ = ("arrays", "batch", "chunk", "engine", "keys", "next", "rest", "versions",
+                 "workers")
 
-    def __init__(self, batch: OpenBatch, arrays: tuple[np.ndarray, ...], chunk: int) -> None:
+    def __init__(self, engine: RaceEngine, batch: OpenBatch, arrays: tuple[np.ndarray, ...],
+                 chunk: int) -> None:
+        self.engine = engine
         self.batch = batch
         self.arrays = arrays  # (keys, tiebreaks, workers, versions) of the release
         self.rest: np.ndarray | None = None  # positions not sorted yet (None: all of them)
@@ -119,6 +123,57 @@ class _Wave:
         return True
 
 
+class Arrivals:
+    """The pending arrivals of every race engine of a run (one per platform's board): one heap
+    of waves keyed by their earliest pending arrival, and the clock's one side call at the
+    earliest of all."""
+
+    def __init__(self, env: Clock) -> None:
+        self.env = env
+        self.heap: list[tuple[float, int, _Wave]] = []
+        self.target = INF  # the earliest pending arrival, when the clock calls back
+        self.count = 0
+        env.side_call = self._arrive
+
+    def push(self, key: float, wave: _Wave) -> None:
+        """A wave waits for its next arrival, at ``key``."""
+        self.count += 1
+        heapq.heappush(self.heap, (key, self.count, wave))
+
+    def schedule(self) -> None:
+        """Ask the clock to call :meth:`_arrive` at the earliest pending arrival.
+
+        The time is reached as SimPy reaches a timeout's (now plus the delay), so an arrival
+        happens at the very float time it would as an event.
+        """
+        env = self.env
+        if self.heap:
+            self.target = self.heap[0][0]
+            env.side_time = env.now + delay_until(env, self.target)
+        else:
+            self.target = env.side_time = INF
+
+    def _arrive(self) -> None:
+        target = self.target
+        while self.heap and self.heap[0][0] <= target:
+            wave = heapq.heappop(self.heap)[2]
+            engine = wave.engine
+            w, armed = wave.workers[wave.next], wave.versions[wave.next]
+            wave.next += 1
+            if armed == engine.version[w]:
+                engine.platform.look(w)
+            engine.push(wave)
+        self.schedule()
+
+
+class _Anything:
+    """The batch of a worker's resumed arrival: not one batch but whatever is acceptable on
+    the board when it arrives (always open; the arrival is dropped when nothing is)."""
+
+    open = True
+    left = 1
+
+
 class RaceEngine(_Engine):
     """Event-driven race: only arrivals that may claim something are simulated.
 
@@ -132,18 +187,16 @@ class RaceEngine(_Engine):
     engine back at the earliest one (:class:`~sim.core.clock.Clock`).
     """
 
-    def __init__(self, env: Clock, scn: Scenario, platform: Platform, streams: Streams):
+    def __init__(self, env: Clock, scn: Scenario, platform: Board, streams: Streams,
+                 arrivals: Arrivals | None = None):
         super().__init__(env, scn, platform, streams)
         n = platform.pop.size
         self.anchor = np.zeros(n)  # time of the worker's last look (refresh phase)
         self.version = np.zeros(n, dtype=np.int64)  # bumped whenever a worker looks or goes
         self.key = np.full(n, INF)  # next arrival drawn for the worker at ``key_version``
         self.key_version = np.full(n, -1, dtype=np.int64)
-        self.heap: list[tuple[float, int, _Wave]] = []
         self.tiebreak = streams.rng("tiebreak")
-        self.target = INF  # the earliest pending arrival, when the clock calls back
-        self.count = 0
-        env.side_call = self._arrive
+        self.arrivals = arrivals or Arrivals(env)
 
     def idle(self, w: int) -> None:
         self.anchor[w] = self.env.now
@@ -151,6 +204,9 @@ class RaceEngine(_Engine):
 
     def gone(self, w: int) -> None:
         self.version[w] += 1
+
+    def looked(self, w: int) -> None:
+        self.anchor[w] = self.env.now
 
     def released(self, batch: OpenBatch) -> None:
         now = self.env.now
@@ -183,8 +239,27 @@ class RaceEngine(_Engine):
         self.key[cand] = key
         self.key_version[cand] = version
         ties = self.tiebreak.random(len(cand))
-        self._push(_Wave(batch, (key, ties, cand, version), max(FRONT, 2 * batch.left)))
-        self._schedule()
+        self.push(_Wave(self, batch, (key, ties, cand, version), max(FRONT, 2 * batch.left)))
+        self.arrivals.schedule()
+
+    def resumed(self, w: int) -> None:
+        """The worker can claim here again without having looked (it finished a task of
+        another platform): it arrives at its next refresh (periodic: on its phase; memoryless:
+        a fresh clock) if the board then has something for it; a notified worker waits for the
+        next notification, as one that was busy when a batch was released."""
+        mode = self.mode_list[w]
+        if mode == NOTIFICATION or self.platform.acceptable(w) is None:
+            return
+        now = self.env.now
+        one = np.array([w])
+        if mode == PERIODIC:
+            key = self._periodic_keys(one, now)
+        else:
+            key = now + self.rng.exponential(self.intervals[one])
+        version = self.version[one]
+        self.key[w], self.key_version[w] = key[0], version[0]
+        self.push(_Wave(self, _Anything(), (key, np.zeros(1), one, version), 1))
+        self.arrivals.schedule()
 
     def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:
         """Each periodic worker's first refresh after its last look, and not before now."""
@@ -192,7 +267,7 @@ class RaceEngine(_Engine):
         steps = np.maximum(np.ceil((now - a) / t), 1)
         return np.maximum(a + steps * t, now)
 
-    def _push(self, wave: _Wave) -> None:
+    def push(self, wave: _Wave) -> None:
         """Put the wave back on the heap under its first live entry, or drop it."""
         platform, version = self.platform, self.version
         keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
@@ -207,40 +282,16 @@ class RaceEngine(_Engine):
             # the worker's refresh phase, memoryless clock or pending notification is kept)
             if versions[i] == version[w] and platform.acceptable(w) is not None:
                 wave.next = i
-                self.count += 1
-                heapq.heappush(self.heap, (keys[i], self.count, wave))
+                self.arrivals.push(keys[i], wave)
                 return
             i += 1
-
-    def _schedule(self) -> None:
-        """Ask the clock to call :meth:`_arrive` at the earliest pending arrival.
-
-        The time is reached as SimPy reaches a timeout's (now plus the delay), so an arrival
-        happens at the very float time it would as an event.
-        """
-        env = self.env
-        if self.heap:
-            self.target = self.heap[0][0]
-            env.side_time = env.now + delay_until(env, self.target)
-        else:
-            self.target = env.side_time = INF
-
-    def _arrive(self) -> None:
-        target = self.target
-        while self.heap and self.heap[0][0] <= target:
-            wave = heapq.heappop(self.heap)[2]
-            w, armed = wave.workers[wave.next], wave.versions[wave.next]
-            wave.next += 1
-            if armed == self.version[w]:
-                self.platform.look(w)
-            self._push(wave)
-        self._schedule()
 
 
 class PollingEngine(_Engine):
     """Literal oracle: every refresh and every notification is a SimPy event."""
 
-    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Platform, streams: Streams):
+    def __init__(self, env: simpy.Environment, scn: Scenario, platform: Board, streams: Streams,
+                 arrivals: Arrivals | None = None):
         super().__init__(env, scn, platform, streams)
         n = platform.pop.size
         self.generation = [0] * n
@@ -257,6 +308,26 @@ class PollingEngine(_Engine):
 
     def gone(self, w: int) -> None:
         self.generation[w] += 1
+
+    def looked(self, w: int) -> None:
+        self.last_open[w] = self.env.now
+
+    def resumed(self, w: int) -> None:
+        """Free again after a task elsewhere: refreshes resume on the worker's phase
+        (periodic) or from a fresh clock (memoryless); no look now."""
+        self.generation[w] += 1
+        mode = self.mode_list[w]
+        if mode == NOTIFICATION:
+            return
+        now = self.env.now
+        if mode == PERIODIC:
+            step = self.interval[w]
+            delay = self.last_open[w] + max(math.ceil((now - self.last_open[w]) / step), 1) \
+                * step - now
+        else:
+            delay = self.rng.exponential(self.interval[w])
+        ev = self.env.timeout(max(delay, 0.0), (w, self.generation[w]))
+        ev.callbacks.append(self._poll)
 
     def released(self, batch: OpenBatch) -> None:
         waiting = self.notified[self.platform.hungry[self.notified]]

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.core.board import NO_CAP, Board, Members
 from sim.core.clock import Clock, delay_until, events_scheduled
-from sim.core.demand import build_demand
-from sim.core.discovery import ENGINES
+from sim.core.demand import Demand, build_market_demand
+from sim.core.discovery import ENGINES, Arrivals
 from sim.core.platform import Platform
 from sim.core.population import DISCOVERY_MODES, Population, build_population
 from sim.core.records import RunRecords
-from sim.core.rules import build_rule
+from sim.core.rules import AllocationRule, build_rule
 from sim.core.supply import AdaptivePlatform
 from sim.foundation.streams import Streams
 from sim.foundation.units import DAY
@@ -119,25 +120,50 @@ def _workers(env: Clock, platform: Platform, pop: Population) -> None:
     _Sessions(env, platform, pop)
 
 
+def _boards(env: Clock, scn: Scenario, platform: Platform, pop: Population, streams: Streams
+            ) -> list[tuple[AllocationRule, Board]]:
+    """One board per platform of the market, each with its rule and discovery engine (their
+    streams within the platform's own when there are several, so that changing one platform
+    leaves every other's draws alone); a single platform draws from the run's streams."""
+    arrivals = Arrivals(env) if scn.engine == "race" else None
+    market = scn.market()
+    out = []
+    for i, spec in enumerate(market):
+        own = streams if scn.platforms is None else streams.within("platform", i)
+        if pop.platform_of is None:
+            members, view = np.arange(pop.size), pop
+        else:
+            mine = pop.platform_of == i
+            members = np.repeat(np.arange(pop.size), np.diff(pop.platform_offsets))[mine]
+            apps = np.diff(pop.platform_offsets)[members]
+            view = Members(pop, members, apps)
+        rule = build_rule(spec.platform.allocation)
+        board = Board(platform, i, spec, members, view, rule, own.rng("allocation"))
+        board.discovery = ENGINES[scn.engine](env, scn, board, own, arrivals)
+        platform.add_board(board)
+        out.append((rule, board))
+    if pop.platform_of is not None:
+        platform.order_apps(pop.platform_offsets, pop.platform_of)
+    return out
+
+
 def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None) -> RunRecords:
     """Simulate ``scn`` once with ``seed``; ``progress`` is called with the fraction of the
     horizon simulated so far."""
     streams = Streams(seed)
     pop = build_population(scn, streams)
-    demand = build_demand(scn, streams)
+    demand = build_market_demand(scn, streams)
     env = Clock()
-    rule = build_rule(scn.platform.allocation)
     platform_class = AdaptivePlatform if scn.adaptive else Platform
-    platform = platform_class(env, scn, pop, demand, rule, streams.rng("allocation"))
-    engine = ENGINES[scn.engine](env, scn, platform, streams)
-    platform.discovery = engine
+    platform = platform_class(env, scn, pop, demand)
+    boards = _boards(env, scn, platform, pop, streams)
     _workers(env, platform, pop)
     order = np.argsort(demand.batch_requester, kind="stable")
     released = demand.batch_released.tolist()
     for _, i, j in _groups(demand.batch_requester[order]):
         batches = order[i:j].tolist()
         env.process(_requester_life(env, platform, batches, [released[b] for b in batches]))
-    if scn.platform.daily_cap is not None or scn.adaptive:
+    if any(board.daily_cap < NO_CAP for _, board in boards) or scn.adaptive:
         env.process(_midnights(env, platform))
     step = max(scn.horizon / 100, DAY / 4) if progress else scn.horizon
     until = 0.0
@@ -180,10 +206,30 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
         session_start=pop.session_start,
         session_end=pop.session_end,
         events=events_scheduled(env),
-        polls=getattr(engine, "polls", 0),
+        polls=sum(getattr(board.discovery, "polls", 0) for _, board in boards),
+        **_market_records(scn, demand, boards),
     )
     return _adaptive_records(records, platform) if isinstance(platform, AdaptivePlatform) \
         else records
+
+
+def _market_records(scn: Scenario, demand: Demand, boards: list[tuple[AllocationRule, Board]]
+                    ) -> dict[str, object]:
+    """What a market of several platforms adds to the records: each task's platform and each
+    worker's earnings and claims per platform (nothing for a single platform)."""
+    if scn.platforms is None:
+        return {}
+    batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
+    members = [np.asarray(b.members, dtype=np.int64) for _, b in boards]
+    return {
+        "platform_names": [b.name for _, b in boards],
+        "task_platform": demand.batch_platform[batch],
+        "member_worker": np.concatenate(members),
+        "member_platform": np.concatenate([np.full(len(m), i) for i, m in enumerate(members)]),
+        "member_earnings": np.concatenate([np.asarray(b.earnings) for _, b in boards]),
+        "member_claims": np.concatenate([np.asarray(b.claims, dtype=np.int64)
+                                         for _, b in boards]),
+    }
 
 
 def _adaptive_records(rec: RunRecords, platform: AdaptivePlatform) -> RunRecords:
@@ -201,6 +247,11 @@ def _adaptive_records(rec: RunRecords, platform: AdaptivePlatform) -> RunRecords
         "worker_profile", "worker_region", "worker_discovery", "worker_speed",
         "worker_rejection", "worker_reservation", "worker_earnings", "worker_work_time",
         "worker_unpaid_work")}
+    if rec.member_worker is not None:  # registrations of workers who came, renumbered
+        came = keep[rec.member_worker]
+        per_worker.update(member_worker=new_id[rec.member_worker[came]], **{
+            name: getattr(rec, name)[came] for name in (
+                "member_platform", "member_earnings", "member_claims")})
     return replace(rec, **per_worker, task_worker=task_worker.astype(np.int64),
                    session_worker=worker[order], session_start=sessions[order, 1],
                    session_end=sessions[order, 2],

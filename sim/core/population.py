@@ -49,6 +49,10 @@ class Population:
     initial: int  # workers registered at the start are 0..initial-1, candidates after them
     join_draw: np.ndarray  # per candidate, uniform(0,1): registers when below the join rate
     traits: Traits | None  # propensities, when supply adapts
+    # markets of several platforms: worker w is registered on platform_of[offsets[w]:
+    # offsets[w + 1]], in the order it opens its apps (None: one platform, everyone on it)
+    platform_offsets: np.ndarray | None = None
+    platform_of: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -239,6 +243,96 @@ def _traits(scn: Scenario, streams: Streams, profile: np.ndarray, session_worker
                   **traits, **session)
 
 
+FIT_SAMPLE, FIT_ROUNDS = 4096, 100
+"""Monte Carlo sample and most rounds of the fit of the race weights to the platform sizes."""
+
+
+def _memberships(scn: Scenario, streams: Streams, profile: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """Each worker's platforms in the order it opens them (CSR: offsets, platform indices).
+
+    Per profile (stream ``membership``): a count from ``platforms.count`` (rounded, between 1
+    and the platforms the profile may join), then that many platforms drawn without
+    replacement by the exponential race (the first ``count`` of independent exponential
+    clocks with the weights as rates; Efraimidis and Spirakis 2006), whose order is the order
+    of successive weighted draws: the worker's app order. Profiles without their own
+    ``weights`` share race weights fitted so that the expected number of members of each
+    platform is proportional to its ``registered`` (:func:`_race_weights`): drawing in
+    proportion to the sizes themselves would leave the largest platforms short, since a
+    worker's second or third platform is never its first.
+    """
+    if scn.platforms is None:
+        return None, None
+    names = list(scn.platforms)
+    registered = np.array([e.registered for e in scn.platforms.values()], dtype=float)
+    counts = np.ones(len(profile), dtype=np.int64)
+    rngs, groups = [], []
+    for p, prof in enumerate(scn.profiles.values()):
+        ids = np.flatnonzero(profile == p)
+        rngs.append(streams.rng("membership", p))
+        member = prof.platforms
+        own = None if member is None or member.weights is None else \
+            np.array([member.weights.get(n, 0.0) for n in names], dtype=float)
+        allowed = len(names) if own is None else np.count_nonzero(own)
+        if member is not None and len(ids):
+            drawn = np.rint(member.count.sample(rngs[p], len(ids)))
+            counts[ids] = np.clip(drawn, 1, allowed).astype(np.int64)
+        groups.append((ids, own))
+    shared = _race_weights(registered, [(counts[ids], own) for ids, own in groups],
+                           streams.rng("membership.fit"))
+    chosen = np.zeros((len(profile), len(names)), dtype=np.int64)
+    for p, (ids, own) in enumerate(groups):
+        if len(ids) == 0:
+            continue
+        with np.errstate(divide="ignore"):
+            keys = rngs[p].exponential(size=(len(ids), len(names))) / \
+                (shared if own is None else own)
+        chosen[ids] = np.argsort(keys, axis=1, kind="stable")
+    take = np.arange(len(names))[None, :] < counts[:, None]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return offsets, chosen[take]
+
+
+def _inclusion(counts: np.ndarray, clocks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per platform, the share of a sample of workers (``counts`` platforms each, exponential
+    ``clocks``) whose race with ``weights`` includes it."""
+    with np.errstate(divide="ignore"):
+        order = np.argsort(clocks / weights, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :], axis=1)
+    return (rank < counts[:, None]).mean(axis=0)
+
+
+def _race_weights(registered: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray | None]],
+                  rng: np.random.Generator) -> np.ndarray:
+    """Race weights of the profiles without their own (``groups``: each profile's realised
+    counts and own weights or None) such that the expected members of each platform, over
+    every profile, are proportional to ``registered``: fixed-point iteration on a Monte Carlo
+    sample (:data:`FIT_SAMPLE` workers per profile, its own stream), from the sizes
+    themselves. A size no weight can reach (more members than workers) is approached as
+    closely as the others allow."""
+    weights = registered.copy()
+    sample = []
+    for counts, own in groups:
+        if len(counts) == 0:
+            continue
+        k = min(FIT_SAMPLE, len(counts))
+        sample.append((len(counts), rng.choice(counts, k, replace=len(counts) < k),
+                       rng.exponential(size=(k, len(registered))), own))
+    total = sum(n * counts.mean() for n, counts, _, _ in sample)
+    fixed = sum((n * _inclusion(c, e, own) for n, c, e, own in sample if own is not None),
+                np.zeros(len(registered)))
+    target = np.maximum(registered / registered.sum() * total - fixed, 1e-9)
+    free = [(n, c, e) for n, c, e, own in sample if own is None]
+    for _ in range(FIT_ROUNDS if free else 0):
+        expected = sum(n * _inclusion(c, e, weights) for n, c, e in free)
+        if np.allclose(expected, target, rtol=1e-3, atol=0.5):
+            break
+        weights = weights * target / np.maximum(expected, 1e-9)
+        weights = weights / weights.max()
+    return weights
+
+
 def build_population(scn: Scenario, streams: Streams) -> Population:
     """Draw the workers registered at the start, the candidates who may register during the
     run, their attributes and planned sessions over the horizon, and (when supply adapts)
@@ -266,6 +360,7 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
         _concat(sw, np.int64), _concat(ss, float), _concat(se, float), scn.horizon
     )
     profile = np.concatenate([initial, cand_profile]) if len(cand_profile) else initial
+    offsets, platform_of = _memberships(scn, streams, profile)
     return Population(
         profile_names=names,
         region_names=list(scn.regions),
@@ -286,4 +381,6 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
         initial=len(initial),
         join_draw=join_draw,
         traits=_traits(scn, streams, profile, worker) if scn.adaptive else None,
+        platform_offsets=offsets,
+        platform_of=platform_of,
     )

@@ -54,6 +54,13 @@ class RunRecords:
     # adaptive supply only (None when supply is fixed)
     worker_joined: np.ndarray | None = None  # registration time
     worker_left: np.ndarray | None = None  # time the worker left (inf: still registered)
+    # markets of several platforms only (None with one platform)
+    platform_names: list[str] | None = None
+    task_platform: np.ndarray | None = None  # index into platform_names
+    member_worker: np.ndarray | None = None  # one row per (worker, platform) registration
+    member_platform: np.ndarray | None = None
+    member_earnings: np.ndarray | None = None  # earned on that platform
+    member_claims: np.ndarray | None = None  # tasks claimed there
 
     @property
     def n_tasks(self) -> int:

@@ -26,7 +26,6 @@ from sim.core.clock import Clock, delay_until
 from sim.core.demand import Demand
 from sim.core.platform import Platform
 from sim.core.population import Population
-from sim.core.rules import AllocationRule
 from sim.foundation.units import DAY, HOUR, MONTH
 from sim.scenario.schema import Scenario
 
@@ -36,9 +35,8 @@ INF = math.inf
 class AdaptivePlatform(Platform):
     """The platform plus the state and decisions of adaptive labour supply."""
 
-    def __init__(self, env: Clock, scn: Scenario, pop: Population, demand: Demand,
-                 rule: AllocationRule, rule_rng: np.random.Generator) -> None:
-        super().__init__(env, scn, pop, demand, rule, rule_rng)
+    def __init__(self, env: Clock, scn: Scenario, pop: Population, demand: Demand) -> None:
+        super().__init__(env, scn, pop, demand)
         traits = pop.traits
         n = pop.size
         profiles = list(scn.profiles.values())
@@ -196,14 +194,15 @@ class AdaptivePlatform(Platform):
         self.waiting[w] = False
         self.patience_token[w] += 1  # cancels the patience clock that was running
 
-    def _claim(self, w: int, t: int) -> None:
+    def claim(self, w: int, t: int, now: float) -> None:
         self.found_work[w] = True
         self._stop_waiting(w)
-        super()._claim(w, t)
+        super().claim(w, t, now)
 
-    def _update(self, w: int) -> None:
-        super()._update(w)
-        if self.hungry[w] and self.current[w] < 0 and not self.waiting[w] \
+    watches_looks = True
+
+    def updated(self, w: int) -> None:
+        if self.hungry(w) and self.current[w] < 0 and not self.waiting[w] \
                 and self.patience[w] < INF:  # idle from now: the patience clock starts
             self.waiting[w] = True
             self.patience_token[w] += 1

@@ -190,7 +190,33 @@ def run_sections(result: RunResult) -> list[Section]:
             f"Money in {cur}; shares of the workers and of all earnings; median claim latency "
             "of the tasks the profile won; median hourly pay of its workers, per hour of paid "
             "work and per hour online."], [Table(profiles)]))
+    if result.registrations is not None:
+        sections.append(Section("By platform", "platforms", [
+            f"Money in {result.scenario.currency}; each platform's members (workers registered "
+            "on it), tasks posted, share claimed, median claim latency, what its members "
+            "earned there per month, the Gini of those earnings and each profile's share of "
+            "them."], [Table(platform_table(result))]))
     return sections
+
+
+def platform_table(result: RunResult) -> pd.DataFrame:
+    """The per-platform figures of a market of several platforms, formatted side by side."""
+    cur = result.scenario.currency
+    summary = result.platforms
+    shares = [c for c in summary.columns if c.startswith("earnings_share.")]
+    rows = []
+    for name, row in summary.iterrows():
+        rows.append({
+            "Platform": name, "Rule": row["rule"], "Members": f"{row['members']:,}",
+            "Tasks": f"{row['tasks_posted']:,}",
+            "Claimed": format_metric("fill_rate", row["fill_rate"]),
+            "Latency": format_metric("claim_latency_median", row["claim_latency_median"]),
+            f"Per member/month ({cur})": format_metric(
+                "monthly_earnings_mean", row["monthly_earnings_per_member"]),
+            "Gini": format_metric("earnings_gini", row["earnings_gini"]),
+            **{c.partition(".")[2]: format_metric("earnings_share", row[c]) for c in shares},
+        })
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- comparisons

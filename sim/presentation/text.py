@@ -230,12 +230,31 @@ def describe_scenario(scenario: Scenario) -> str:
         sentences.append(
             "Regions: " + ", ".join(f"{r} {_percent(s)}" for r, s in scn.regions.items()) + "."
         )
-    types = "; ".join(_task_type(n, t, req.task_mix.get(n), cur) for n, t in scn.task_types.items())
-    sentences.append(
-        f"{plural(req.count, 'requester')} post about {req.batches_per_day:,.4g} batches of "
-        f"tasks a day, of {plural(len(scn.task_types), 'task type')} (share of batches): "
-        f"{types}."
-    )
+    market = scn.market()
+    if len(market) == 1:
+        sentences += [_demand(scn, req), _rules(plat, cur)]
+    else:
+        sentences.append(f"The market has {plural(len(market), 'platform')}; each worker is "
+                         "registered on one or more.")
+        for m in market:
+            text = f"Platform {m.name!r} ({m.registered:,} registered"
+            text += f": {m.description.strip().rstrip('.')})" if m.description else ")"
+            sentences.append(f"{text}. {_demand(scn, m.requesters)} {_rules(m.platform, cur)}")
+    sentences.append(f"Money is in {cur}.")
+    return textwrap.fill(" ".join(sentences), width=WIDTH)
+
+
+def _demand(scn: Scenario, req: Any) -> str:
+    """The requesters of a platform in words."""
+    types = "; ".join(_task_type(n, t, req.task_mix.get(n), scn.currency)
+                      for n, t in scn.task_types.items())
+    return (f"{plural(req.count, 'requester')} post about {req.batches_per_day:,.4g} batches of "
+            f"tasks a day, of {plural(len(scn.task_types), 'task type')} (share of batches): "
+            f"{types}.")
+
+
+def _rules(plat: Any, cur: str) -> str:
+    """A platform's allocation rule and levers in words."""
     rule = plat.allocation.rule
     described = RULES[rule].description if rule in RULES else ""
     text = f"Tasks are allocated by the {rule!r} rule"
@@ -251,8 +270,7 @@ def describe_scenario(scenario: Scenario) -> str:
         text += f", lets a worker hold {plat.max_claimed} tasks at once"
     if plat.payout_threshold > 0:
         text += f", pays out only above {_money(plat.payout_threshold, cur)}"
-    sentences.append(text + f"; money is in {cur}.")
-    return textwrap.fill(" ".join(sentences), width=WIDTH)
+    return text + "."
 
 
 # --------------------------------------------------------------------------- comparisons

@@ -20,7 +20,7 @@ from sim.foundation.checks import check_seed
 from sim.foundation.progress import HorizonProgress
 from sim.results.panel import worker_months
 from sim.results.run_result import RunResult
-from sim.results.tables import session_table, task_table, worker_table
+from sim.results.tables import registration_table, session_table, task_table, worker_table
 from sim.scenario import size
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import Scenario
@@ -31,7 +31,7 @@ def measure_targets(scn: Scenario, tasks: pd.DataFrame, workers: pd.DataFrame) -
     if scn.calibration is None:
         return {}
     context = MeasureContext(horizon=scn.horizon, scale=scn.scale,
-                             requesters=scn.requesters.count)
+                             requesters=sum(m.requesters.count for m in scn.market()))
     return {
         f"target.{tid}": MEASURES[spec.measure](context, tasks, workers)
         for tid, spec in scn.calibration.targets.items()
@@ -74,6 +74,7 @@ def run(
     tasks = task_table(records, scn, identity)
     workers = worker_table(records, scn, identity)
     sessions = session_table(records, identity)
+    registrations = registration_table(records, scn, identity)
     stats = {
         "wall_time": time.perf_counter() - started,
         "events": records.events,
@@ -97,6 +98,7 @@ def run(
         tasks=tasks,
         workers=workers,
         sessions=sessions,
+        registrations=registrations,
         summary={**summary, **measure_targets(scn, tasks, workers)},
         stats=stats,
     )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from sim.foundation.errors import ScenarioError, StoreError, shown
 from sim.results.panel import worker_months
+from sim.results.platforms import platform_summary
 from sim.results.storage import (
     MANIFEST_FILE,
     provenance,
@@ -46,6 +47,16 @@ class RunResult:
     sessions: pd.DataFrame | None = None
     """One row per time a worker was online (``worker_id``, ``start``, ``end``); None for a
     result folder written before sessions were saved."""
+    registrations: pd.DataFrame | None = None
+    """Markets of several platforms: one row per worker and platform it is registered on
+    (``worker_id``, ``platform``, ``profile``, ``tasks_claimed``, ``earnings``, ``withheld``);
+    None with one platform."""
+
+    @property
+    def platforms(self) -> pd.DataFrame:
+        """Per platform of the market, its headline figures side by side (one row with one
+        platform): see :func:`sim.results.platforms.platform_summary`."""
+        return platform_summary(self.scenario, self.tasks, self.workers, self.registrations)
 
     @property
     def horizon(self) -> float:
@@ -131,7 +142,7 @@ def load_result(directory: str | Path) -> RunResult:
         problem = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
         raise StoreError(f"{manifest_file}: not the manifest of a run ({problem})") from None
     tables = {name: read_table(folder / f"{name}.parquet", pd.read_parquet) for name in TABLES
-              if name != "sessions" or (folder / "sessions.parquet").exists()}
+              if name in ("tasks", "workers") or (folder / f"{name}.parquet").exists()}
     stats_keys = ("wall_time", "events", "events_per_task", "polls")
     return RunResult(
         scenario=scenario,

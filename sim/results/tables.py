@@ -19,8 +19,9 @@ from sim.core.status import ABANDONED, APPROVED, REJECTED, STATUS_NAMES
 from sim.foundation.units import HOUR, WEEK
 from sim.scenario.schema import Scenario
 
-TABLES = ("tasks", "workers", "sessions")
-"""The tables a run result saves and loads."""
+TABLES = ("tasks", "workers", "sessions", "registrations")
+"""The tables a run result saves and loads (``registrations`` only in markets of several
+platforms)."""
 
 
 def _with_identity(df: pd.DataFrame, identity: dict[str, Any]) -> pd.DataFrame:
@@ -47,7 +48,7 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
             "task_type": pd.Categorical.from_codes(rec.task_type, rec.type_names),
             "region": region_names[rec.task_region],
             "reward": rec.task_reward,
-            "fee": paid * scn.platform.commission,
+            "fee": paid * _per_platform(scn, rec, "commission")[_task_platform(rec)],
             "effort": rec.task_effort,
             "released_at": rec.task_released,
             "expires_at": rec.task_expires,
@@ -62,6 +63,38 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
         copy=False,
     )
     df.loc[~claimed, "worker_id"] = pd.NA
+    if rec.platform_names is not None:
+        df.insert(1, "platform", pd.Categorical.from_codes(rec.task_platform, rec.platform_names))
+    return _with_identity(df, identity)
+
+
+def _task_platform(rec: RunRecords) -> np.ndarray | int:
+    return 0 if rec.task_platform is None else rec.task_platform
+
+
+def _per_platform(scn: Scenario, rec: RunRecords, lever: str) -> np.ndarray:
+    """A lever of ``platform`` per platform of the market (index = platform)."""
+    return np.array([getattr(m.platform, lever) for m in scn.market()], dtype=float)
+
+
+def registration_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]
+                       ) -> pd.DataFrame | None:
+    """Markets of several platforms: one row per worker and platform it is registered on, with
+    what it claimed and earned there and what that platform withholds (its payout
+    threshold applies to its own earnings); None with one platform."""
+    if rec.platform_names is None:
+        return None
+    threshold = _per_platform(scn, rec, "payout_threshold")[rec.member_platform]
+    earnings = rec.member_earnings
+    df = pd.DataFrame({
+        "worker_id": rec.member_worker.astype(np.int64),
+        "platform": pd.Categorical.from_codes(rec.member_platform, rec.platform_names),
+        "profile": pd.Categorical.from_codes(rec.worker_profile[rec.member_worker],
+                                             rec.profile_names),
+        "tasks_claimed": rec.member_claims.astype(np.int64),
+        "earnings": earnings,
+        "withheld": np.where(earnings < threshold, earnings, 0.0),
+    })
     return _with_identity(df, identity)
 
 
@@ -97,7 +130,7 @@ def worker_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd
             "unpaid_work_time": rec.worker_unpaid_work,
             "unpaid_time": online - work,
             "earnings": earnings,
-            "withheld": np.where(earnings < scn.platform.payout_threshold, earnings, 0.0),
+            "withheld": _withheld(rec, scn),
             "tasks_claimed": count(),
             "tasks_approved": count(APPROVED),
             "tasks_rejected": count(REJECTED),
@@ -110,6 +143,17 @@ def worker_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd
         df["joined_at"] = rec.worker_joined
         df["left_at"] = rec.worker_left
     return _with_identity(df, identity)
+
+
+def _withheld(rec: RunRecords, scn: Scenario) -> np.ndarray:
+    """Per worker, the earnings not paid out: below the payout threshold (of each platform,
+    on that platform's earnings, in a market of several)."""
+    earnings = rec.worker_earnings
+    if rec.platform_names is None:
+        return np.where(earnings < scn.platform.payout_threshold, earnings, 0.0)
+    threshold = _per_platform(scn, rec, "payout_threshold")[rec.member_platform]
+    kept = np.where(rec.member_earnings < threshold, rec.member_earnings, 0.0)
+    return np.bincount(rec.member_worker, weights=kept, minlength=rec.n_workers)
 
 
 def session_table(rec: RunRecords, identity: dict[str, Any]) -> pd.DataFrame:

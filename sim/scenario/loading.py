@@ -16,35 +16,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.foundation.errors import ScenarioError, shown
-from sim.scenario.allocation import RULE_PARAMS, VALUE_SHOWN
-from sim.scenario.distributions import DIST_NAMES
+from sim.scenario.messages import format_error
 from sim.scenario.paths import set_path
 from sim.scenario.schema import Scenario
 from sim.scenario.yaml_io import read_yaml
 
 
-def _format_error(err: ValidationError) -> str:
-    """One line per problem: ``<field path>: <what is wrong> (got <value, shortened>)``."""
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p))
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the scenario reference in the README)"
-        given = e.get("input")
-        hidden = e["type"] in ("missing", VALUE_SHOWN) or isinstance(given, dict | list | tuple)
-        where = f"{loc}: " if loc else ""  # checks across fields name their fields themselves
-        lines.append(f"{where}{msg}" + ("" if hidden else f" (got {shown(given)})"))
-    return "\n".join(lines)
-
-
 def in_context(exc: ScenarioError, where: str) -> ScenarioError:
     """``exc`` with ``where`` (a file, an override) put before each of its lines."""
     return type(exc)("\n".join(f"{where}: {line}" for line in str(exc).splitlines()))
-
-
-def _is_union_tag(part: Any) -> bool:
-    return part in DIST_NAMES or part in RULE_PARAMS or str(part).startswith("function-")
 
 
 def validate(data: dict[str, Any]) -> Scenario:
@@ -62,7 +42,7 @@ def validate(data: dict[str, Any]) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(_format_error(err)) from None
+        raise ScenarioError(format_error(err)) from None
 
 
 def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
@@ -75,13 +55,49 @@ def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
         raise TypeError(f"load_scenario: source must be a path (str or Path), a dict or a "
                         f"Scenario, got {type(source).__name__} {shown(source)}")
     path = Path(source)
+    try:
+        return validate(read_scenario_file(path))
+    except ScenarioError as exc:
+        raise in_context(exc, str(path)) from None
+
+
+MAX_EXTENDS = 8
+"""Longest chain of scenario files extending one another."""
+
+
+def read_scenario_file(path: str | Path, chain: tuple[Path, ...] = ()) -> Any:
+    """The plain scenario dict of a YAML file, not validated, with what it ``extends``
+    resolved: the other file's scenario (in the same folder), its ``changes`` applied as
+    dotted paths, then the keys it sets itself. Errors name the file they are in."""
+    path = Path(path)
     data = read_yaml(path, "scenario file")
     if data is None:
         raise ScenarioError(f"{path}: the file is empty")
-    try:
-        return validate(data)
-    except ScenarioError as exc:
-        raise in_context(exc, str(path)) from None
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    data = dict(data)
+    parent, changes = data.pop("extends"), data.pop("changes", None) or {}
+    where = f"{path}: extends"
+    if not isinstance(parent, str) or Path(parent).name != parent:
+        raise ScenarioError(f"{where}: the name of a scenario file in the same folder (got "
+                            f"{shown(parent)})")
+    base_path = path.parent / parent
+    if base_path.resolve() in chain or len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(f"{where}: {parent!r} extends this file again, or the chain is "
+                            f"longer than {MAX_EXTENDS} files")
+    if not isinstance(changes, Mapping) or not all(isinstance(k, str) for k in changes):
+        raise ScenarioError(f"{path}: changes: a mapping of dotted paths to values (got "
+                            f"{shown(changes)})")
+    base = read_scenario_file(base_path, (*chain, path.resolve()))
+    if not isinstance(base, dict):
+        raise ScenarioError(f"{base_path}: a scenario is a mapping of keys to values")
+    base = {k: v for k, v in base.items() if not str(k).startswith("x-")}
+    for key, value in changes.items():
+        try:
+            set_path(base, key, value)
+        except ScenarioError as exc:
+            raise in_context(exc, f"{path}: changes") from None
+    return {**base, **data}
 
 
 def override(scenario: Scenario | dict[str, Any], changes: dict[str, Any]) -> Scenario:

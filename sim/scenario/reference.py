@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from sim.foundation.units import DAY, UNITS, format_duration
-from sim.scenario import allocation, distributions, fields, schema, size, yaml_io
+from sim.scenario import allocation, distributions, fields, loading, schema, size, yaml_io
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "scenario-reference.md"
 COMMAND = "python -m sim.scenario.reference"
@@ -265,6 +265,10 @@ Conventions:
   estimated (workers, session draws, batches, tasks, memory: `microwork validate` prints it);
   a run estimated above {size.DEFAULT_MAX_MEMORY / size.GIB:g} GiB of memory is refused
   unless the limit is raised deliberately (`--max-memory`, `max_memory=`).
+- **A scenario from another**: a file with `extends: other.yaml` (a file in the same folder)
+  starts from that scenario, applies its `changes` (dotted paths, as `--set`), then replaces
+  the top-level keys it sets itself (`name`, `description`, ...); chains are allowed up to
+  {loading.MAX_EXTENDS} files. `scenarios/platforms_market.yaml` extends `baseline.yaml`.
 - **Paths**: `<profile>` stands for a name you choose (a key of the mapping), `[]` for an item
   of a list. `sim.override` and `--set` address fields by the same dotted paths, with list
   items by index: `profiles.employee.sessions.0.probability`.

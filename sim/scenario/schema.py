@@ -8,12 +8,14 @@ validate it once into an immutable :class:`Scenario` (loading and overriding are
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -40,6 +42,8 @@ from sim.scenario.fields import (
     coerce_one,
     sums_to_one,
 )
+from sim.scenario.market import MAX_PLATFORMS, Membership, PlatformEntry, merged
+from sim.scenario.messages import format_error
 from sim.scenario.supply import MarketSupply, ProfileSupply
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -138,6 +142,9 @@ class Profile(StrictModel):
         "Shares of the profile's workers per region (default: the scenario's regions)."))
     supply: ProfileSupply | None = Field(default=None, description=(
         "How the profile's workers adapt to what the market pays (default: fixed sessions)."))
+    platforms: Membership | None = Field(default=None, description=(
+        "In a market of several platforms: on how many its workers are registered, and "
+        "which (default: one, drawn in proportion to the platforms' sizes)."))
 
     @field_validator("discovery")
     @classmethod
@@ -364,6 +371,10 @@ class Scenario(StrictModel):
     platform: Platform = Field(default_factory=Platform)
     supply: MarketSupply = Field(default_factory=MarketSupply, description=(
         "Registrations, and the switch between fixed and adaptive labour supply."))
+    platforms: Annotated[dict[str, PlatformEntry], Field(min_length=1, max_length=MAX_PLATFORMS),
+                         AfterValidator(FrozenDict)] | None = Field(default=None, description=(
+        "A market of several platforms (default: one, ``platform`` and ``requesters``): "
+        "each with its size and what it changes of ``platform`` and ``requesters``."))
     calibration: CalibrationSpec | None = None
 
     @model_validator(mode="after")
@@ -386,22 +397,68 @@ class Scenario(StrictModel):
                         f"profiles.{name}.regions: unknown region {r!r};"
                         f" allowed: {sorted(self.regions)}"
                     )
-        for t in self.requesters.task_mix:
-            if t not in types:
-                raise ValueError(
-                    f"requesters.task_mix: unknown task type {t!r}; allowed: {sorted(types)}"
-                )
         for name, tt in self.task_types.items():
             if tt.regional and not self.regions:
                 raise ValueError(f"task_types.{name} is regional but the scenario has no regions")
         if self.workers * self.scale > MAX_COUNT:
             raise ValueError(f"scale: {self.workers:,} workers x scale {self.scale:g} is more "
                              f"than {MAX_COUNT:,} workers")
-        window = self.platform.allocation.window
-        if window > self.horizon:
-            raise ValueError(f"platform.allocation.window: {window:g} s is longer than the "
-                             f"horizon ({self.horizon:g} s): no round would ever close")
+        for where, market in zip(self._market_paths(), self.market(), strict=True):
+            window = market.platform.allocation.window
+            if window > self.horizon:
+                raise ValueError(f"{where}.allocation.window: {window:g} s is longer than the "
+                                 f"horizon ({self.horizon:g} s): no round would ever close")
+            for t in market.requesters.task_mix:
+                if t not in types:
+                    raise ValueError(f"{where.replace('platform', 'requesters')}.task_mix: "
+                                     f"unknown task type {t!r}; allowed: {sorted(types)}")
+        self._check_memberships()
         return self
+
+    def _market_paths(self) -> list[str]:
+        return ["platform"] if self.platforms is None else \
+            [f"platforms.{name}.platform" for name in self.platforms]
+
+    def _check_memberships(self) -> None:
+        names = list(self.platforms or ())
+        for pname, profile in self.profiles.items():
+            if profile.platforms is None:
+                continue
+            if self.platforms is None:
+                raise ValueError(f"profiles.{pname}.platforms: the scenario has one platform "
+                                 f"(no top-level platforms section)")
+            for key, weight in (profile.platforms.weights or {}).items():
+                if key not in self.platforms:
+                    raise ValueError(f"profiles.{pname}.platforms.weights: unknown platform "
+                                     f"{key!r}; allowed: {names}")
+                if not (math.isfinite(weight) and weight >= 0):
+                    raise ValueError(f"profiles.{pname}.platforms.weights.{key}: must be a "
+                                     f"number >= 0 (got {weight!r})")
+            if profile.platforms.weights is not None and \
+                    sum(profile.platforms.weights.values()) <= 0:
+                raise ValueError(f"profiles.{pname}.platforms.weights: at least one platform "
+                                 f"must have a weight above 0")
+
+    def market(self) -> tuple[MarketPlatform, ...]:
+        """The market's platforms, each with its rules and requesters resolved (the scenario's
+        sections with the platform's changes); one, named ``platform``, without
+        ``platforms``."""
+        if self.platforms is None:
+            return (MarketPlatform("platform", "", self.workers, self.platform, self.requesters),)
+        base_platform = self.platform.model_dump(mode="json", by_alias=True)
+        base_requesters = self.requesters.model_dump(mode="json", by_alias=True)
+        out = []
+        for name, entry in self.platforms.items():
+            sections = []
+            for key, model, base in (("platform", Platform, base_platform),
+                                     ("requesters", Requesters, base_requesters)):
+                try:
+                    sections.append(model.model_validate(merged(base, dict(getattr(entry,
+                                                                                   key)))))
+                except ValidationError as err:
+                    raise ValueError(format_error(err, f"platforms.{name}.{key}.")) from None
+            out.append(MarketPlatform(name, entry.description, entry.registered, *sections))
+        return tuple(out)
 
     @property
     def n_workers(self) -> int:
@@ -424,6 +481,17 @@ class Scenario(StrictModel):
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON/YAML-ready dict that :func:`load_scenario` turns back into this scenario."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+@dataclass(frozen=True)
+class MarketPlatform:
+    """One platform of a market as a run uses it: its name, size and resolved sections."""
+
+    name: str
+    description: str
+    registered: int  # at full size
+    platform: Platform
+    requesters: Requesters
 
 
 def horizon_days(scenario: Scenario) -> int:

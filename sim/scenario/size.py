@@ -75,11 +75,16 @@ def estimate(scn: Scenario) -> RunSize:
         for session in profile.sessions:
             weekdays = [WEEKDAYS.index(d) for d in set(session.days)]
             draws += n * sum(max(0, -(-(days - wd) // 7)) for wd in weekdays)
-    batches = scn.batches_per_day * scn.horizon / DAY
-    mean_size = sum(share * max(1.0, scn.task_types[name].batch_size.mean())
-                    for name, share in scn.requesters.task_mix.items())
-    tasks = batches * mean_size
-    count = scn.requesters.count
+    batches = tasks = 0.0
+    count = 0
+    for market in scn.market():  # every platform's requesters
+        req = market.requesters
+        mine = req.batches_per_day * scn.scale * scn.horizon / DAY
+        total = sum(req.task_mix.values())
+        batches += mine
+        tasks += mine * sum(share / total * max(1.0, scn.task_types[name].batch_size.mean())
+                            for name, share in req.task_mix.items())
+        count += req.count
     memory = (BYTES_BASE + BYTES_PER_TASK * tasks + BYTES_PER_WORKER * workers
               + BYTES_PER_SESSION_DRAW * draws + BYTES_PER_REQUESTER * count)
     return RunSize(workers=workers, session_draws=draws, requesters=count, batches=batches,
@@ -124,3 +129,20 @@ def check(scn: Scenario, max_memory: float | str | None = None) -> RunSize:
             "horizon, or raise the limit deliberately (max_memory= in Python, --max-memory on "
             "the command line) on a machine that has the memory")
     return size
+
+
+def membership_note(scn: Scenario) -> str | None:
+    """In a market of several platforms, a warning when the registrations the profiles'
+    platform counts imply (workers x mean count) and the platforms' ``registered`` (which
+    only weigh the draw) disagree by more than 10 %: the realised platform sizes will then
+    differ from the stated ones. None when they agree, or with one platform."""
+    if scn.platforms is None:
+        return None
+    implied = sum(scn.n_workers * p.share * (p.platforms.count.mean() if p.platforms else 1.0)
+                  for p in scn.profiles.values())
+    stated = sum(e.registered for e in scn.platforms.values()) * scn.scale
+    if abs(implied - stated) <= 0.1 * stated:
+        return None
+    return (f"the profiles' platform counts give about {implied:,.0f} registrations, the "
+            f"platforms' registered add up to {stated:,.0f} (times scale): the realised "
+            f"platform sizes will differ from the stated ones (the run reports them)")

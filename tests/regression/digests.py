@@ -63,8 +63,11 @@ def _scenario_cases() -> dict[str, Callable[[], dict[str, str]]]:
             def case(path: Path = path, seed: int = seed) -> dict[str, str]:
                 scn = sim.override(sim.load_scenario(path), {"horizon": HORIZON})
                 res = sim.run(scn, seed=seed)
-                return {"tasks": frame_digest(res.tasks), "workers": frame_digest(res.workers),
-                        "summary": summary_digest(res.summary)}
+                out = {"tasks": frame_digest(res.tasks), "workers": frame_digest(res.workers),
+                       "summary": summary_digest(res.summary)}
+                if res.registrations is not None:  # a market of several platforms
+                    out["registrations"] = frame_digest(res.registrations)
+                return out
 
             cases[f"run/{path.stem}/seed{seed}"] = case
     return cases

@@ -149,6 +149,11 @@ class Explorer:
         for side in model.SIDES:
             widgets: dict[str, Any] = {}
             column: list[Any] = [pn.pane.Markdown(f"### {side.capitalize()}")]
+            target = pn.widgets.Select(name="Rules and levers of", options=[model.EVERY],
+                                       css_classes=_classes(f"{side}-target"), visible=False)
+            target.param.watch(lambda _e, s=side: self._target_changed(s), "value")
+            widgets["target"] = target
+            column += [target]
             for lever in model.LEVERS:
                 cls = _classes(f"{side}-{lever.name}")
                 if lever.kind == "rule":
@@ -162,8 +167,9 @@ class Explorer:
                                                   css_classes=cls)
                 widgets[lever.name] = widget
                 column += [widget, self._error_pane(f"{side}.{lever.name}")]
-            for name, (_, label) in model.SWITCHES.items():
-                widget = pn.widgets.Checkbox(name=label, css_classes=_classes(f"{side}-{name}"))
+            for name, switch in model.SWITCHES.items():
+                widget = pn.widgets.Checkbox(name=switch.label,
+                                             css_classes=_classes(f"{side}-{name}"))
                 widgets[name] = widget
                 column += [widget, self._error_pane(f"{side}.{name}")]
             widgets["rule"].param.watch(lambda _e, s=side: self._rule_changed(s), "value")
@@ -235,12 +241,22 @@ class Explorer:
         self._set(self.workers, str(scenario.workers))
         used = set(model.switches_of(scenario))
         defaults = model.side_defaults(scenario)
+        targets = model.targets_of(scenario)
         for widgets in self.controls.values():
+            widgets["target"].options = targets
+            widgets["target"].visible = len(targets) > 1
             for name, widget in widgets.items():
                 self._set(widget, defaults[name])
                 if name in model.SWITCHES:
                     widget.visible = name in used
         self._validate()
+
+    def _target_changed(self, side: str) -> None:
+        """A side's levers now apply to another platform: show that platform's settings."""
+        widgets = self.controls[side]
+        defaults = model.side_defaults(self.scenario, widgets["target"].value)
+        for lever in model.LEVERS:
+            self._set(widgets[lever.name], defaults[lever.name])
 
     @staticmethod
     def _set(widget: Any, value: Any) -> None:

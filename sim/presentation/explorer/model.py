@@ -8,9 +8,10 @@ and shows what these functions return, so everything here is tested without a br
 seeds of every comparison: the page shows exactly what ``sim.compare`` returns for the same
 settings.
 
-Markets of several platforms (issue 12) do not exist yet. When they do, their switch goes in
-:data:`SWITCHES` (a scenario path with a boolean, shown when :func:`switches_of` finds the
-scenario using it), like ``supply.adaptive``: nothing else here needs to change.
+Switches (:data:`SWITCHES`) are shown when the scenario uses what they switch: adaptive labour
+supply, and in a market of several platforms, multi-homing (off: each worker on one platform
+only). In such a market each side also says which platform its rule and levers apply to
+(``target``: every platform, or one of them; docs/platforms.md).
 """
 
 from __future__ import annotations
@@ -99,11 +100,52 @@ LEVERS: tuple[Lever, ...] = (
 """The levers each side sets, in page order."""
 LEVER_NAMES = tuple(lever.name for lever in LEVERS)
 
-SWITCHES: dict[str, tuple[str, str]] = {
-    "adaptive": ("supply.adaptive", "Adaptive labour supply (workers give up, leave, join)"),
+EVERY = "every platform"
+"""The ``target`` of a side whose levers apply to all the platforms of a market."""
+
+
+@dataclass(frozen=True)
+class Switch:
+    """An on/off control of one side: its label, the scenario path its errors name, whether a
+    scenario uses it, its state in a scenario, and the overrides that turn it on or off."""
+
+    label: str
+    path: str
+    used: Callable[[Scenario], bool]
+    state: Callable[[Scenario], bool]
+    overrides: Callable[[Scenario, bool], dict[str, Any]]
+
+
+def _adaptive_used(scenario: Scenario) -> bool:
+    supply = scenario.supply.model_dump(exclude_defaults=True)
+    return any(p.supply is not None for p in scenario.profiles.values()) or bool(supply)
+
+
+def _multi_homing(scenario: Scenario) -> bool:
+    """Some profile's workers register on more than one platform."""
+    return scenario.platforms is not None and any(
+        p.platforms is not None and p.platforms.count.mean() > 1
+        for p in scenario.profiles.values())
+
+
+def _single_homing(scenario: Scenario, on: bool) -> dict[str, Any]:
+    """Multi-homing as the scenario has it (on), or every worker on one platform (off)."""
+    if on:
+        return {}
+    return {f"profiles.{name}.platforms.count": 1 for name, p in scenario.profiles.items()
+            if p.platforms is not None}
+
+
+SWITCHES: dict[str, Switch] = {
+    "adaptive": Switch("Adaptive labour supply (workers give up, leave, join)",
+                       "supply.adaptive", _adaptive_used,
+                       lambda scn: scn.supply.adaptive,
+                       lambda scn, on: {"supply.adaptive": on}),
+    "multihoming": Switch("Workers on several platforms (off: each on one)",
+                          "profiles.*.platforms.count", _multi_homing, _multi_homing,
+                          _single_homing),
 }
-"""Switches shown when the scenario uses them: name -> (scenario path, label). Markets of
-several platforms (issue 12) will add theirs here."""
+"""Switches shown when the scenario uses them."""
 
 COMMON: dict[str, str] = {"horizon": "horizon", "workers": "workers"}
 """Settings of the scenario itself (both sides): control name -> scenario path."""
@@ -114,19 +156,41 @@ def shipped_scenarios(folder: Path = SCENARIO_DIR) -> dict[str, Path]:
     found = {}
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.safe_load(path.read_text())
-        if isinstance(data, dict) and "variants" not in data and "profiles" in data:
+        if isinstance(data, dict) and "variants" not in data and (
+                "profiles" in data or "extends" in data):
             found[path.stem] = path
     return found
 
 
 def switches_of(scenario: Scenario) -> list[str]:
     """The switches the scenario uses: ``adaptive`` when some profile has labour-supply
-    behaviours or the market lets new workers join."""
-    used = []
-    supply = scenario.supply.model_dump(exclude_defaults=True)
-    if any(p.supply is not None for p in scenario.profiles.values()) or supply:
-        used.append("adaptive")
-    return used
+    behaviours or the market lets new workers join; ``multihoming`` when workers of a market
+    of several platforms register on more than one."""
+    return [name for name, switch in SWITCHES.items() if switch.used(scenario)]
+
+
+def targets_of(scenario: Scenario) -> list[str]:
+    """What a side's levers may apply to: every platform, or one of a market's (only every
+    platform for a scenario with one)."""
+    return [EVERY, *(scenario.platforms or {})]
+
+
+def _platform_of(scenario: Scenario, target: str) -> Any:
+    """The platform rules a side's controls start from: the named platform's (resolved), or
+    the scenario's ``platform`` section for every platform."""
+    for m in scenario.market():
+        if m.name == target:
+            return m.platform
+    return scenario.platform
+
+
+def lever_paths(scenario: Scenario, target: str, path: str) -> list[str]:
+    """The scenario paths a lever of ``platform`` is written to for ``target``: itself with one
+    platform; in a market, that platform's, or every platform's for :data:`EVERY`."""
+    if scenario.platforms is None or not path.startswith("platform."):
+        return [path]
+    names = list(scenario.platforms) if target == EVERY else [target]
+    return [f"platforms.{name}.{path}" for name in names]
 
 
 def _text(value: Any) -> str:
@@ -138,15 +202,16 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def side_defaults(scenario: Scenario) -> dict[str, Any]:
-    """One side's controls as the scenario sets them."""
-    plat = scenario.platform
-    params = plat.allocation.model_extra or {}
+def side_defaults(scenario: Scenario, target: str = EVERY) -> dict[str, Any]:
+    """One side's controls as the scenario sets them, for the platform ``target`` (its
+    rules; for every platform, the scenario's ``platform`` section)."""
+    plat = _platform_of(scenario, target)
+    params = plat.allocation.params()  # validated: durations in seconds
     expiries = {t.expiry for t in scenario.task_types.values()}
     out: dict[str, Any] = {
         "rule": plat.allocation.rule,
-        "window": format_duration(params.get("window", 60.0)),
-        "period": params.get("period", "day"),
+        "window": format_duration(getattr(params, "window", 60.0)),
+        "period": getattr(params, "period", "day"),
         "daily_cap": _text(plat.daily_cap),
         "monthly_cap": _text(plat.monthly_cap),
         "minimum_pay_rate": _text(plat.minimum_pay_rate),
@@ -156,17 +221,10 @@ def side_defaults(scenario: Scenario) -> dict[str, Any]:
         "expiry": format_duration(expiries.pop()) if len(expiries) == 1 and None not in expiries
         else "",
     }
-    for name, (path, _) in SWITCHES.items():
-        out[name] = bool(_get(scenario.to_dict(), path))
+    for name, switch in SWITCHES.items():
+        out[name] = bool(switch.state(scenario))
+    out["target"] = target if target in targets_of(scenario) else EVERY
     return out
-
-
-def _get(data: Mapping[str, Any], path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(part)
-    return data
 
 
 @dataclass
@@ -199,8 +257,9 @@ def _value(text: Any) -> Any:
 def side_overrides(scenario: Scenario, controls: Mapping[str, Any]) -> dict[str, Any]:
     """The dotted-path overrides of ``scenario`` one side's controls ask for: only what differs
     from the scenario, so that the result folder's variants read as the changes they are."""
-    current = side_defaults(scenario)
+    current = side_defaults(scenario, controls.get("target", EVERY))
     wanted = {**current, **controls}
+    target = current["target"]
     out: dict[str, Any] = {}
     rule = wanted["rule"]
     allocation: dict[str, Any] = {"rule": rule}
@@ -210,16 +269,18 @@ def side_overrides(scenario: Scenario, controls: Mapping[str, Any]) -> dict[str,
         allocation["period"] = wanted["period"]
     same_rule = rule == current["rule"]
     if not (same_rule and all(wanted[k] == current[k] for k in allocation if k != "rule")):
-        out["platform.allocation"] = allocation
+        out.update(dict.fromkeys(lever_paths(scenario, target, "platform.allocation"),
+                                 allocation))
     for lever in (lever for lever in LEVERS if lever.kind == "text"):
         if wanted[lever.name] != current[lever.name]:
-            out[lever.path] = _value(wanted[lever.name])
+            out.update(dict.fromkeys(lever_paths(scenario, target, lever.path),
+                                     _value(wanted[lever.name])))
     if wanted["expiry"] != current["expiry"] and _value(wanted["expiry"]) is not None:
         for name in scenario.task_types:
             out[f"task_types.{name}.expiry"] = _value(wanted["expiry"])
-    for name, (path, _) in SWITCHES.items():
+    for name, switch in SWITCHES.items():
         if bool(wanted.get(name)) != current[name]:
-            out[path] = bool(wanted[name])
+            out.update(switch.overrides(scenario, bool(wanted[name])))
     return out
 
 
@@ -271,9 +332,11 @@ def check(request: Request) -> tuple[Scenario, dict[str, dict[str, Any]], dict[s
     except ScenarioError as exc:
         note(exc, COMMON, "")
         return request.scenario, {}, errors
-    paths = {lever.name: lever.path for lever in LEVERS}
-    paths["rule"] = "platform.allocation"  # the rule itself, or the allocation as a whole
-    paths.update({name: path for name, (path, _) in SWITCHES.items()})
+    prefix = "platforms.*." if base.platforms is not None else ""
+    paths = {lever.name: (prefix + lever.path if lever.path.startswith("platform.")
+                          else lever.path) for lever in LEVERS}
+    paths["rule"] = prefix + "platform.allocation"  # the rule, or the allocation as a whole
+    paths.update({name: switch.path for name, switch in SWITCHES.items()})
     sides = {}
     for side in SIDES:
         overrides = side_overrides(base, request.sides.get(side, {}))

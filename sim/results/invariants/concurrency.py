@@ -1,7 +1,8 @@
 """One task at a time, and the caps: a worker's work intervals ``[started_at, end)`` do not
-overlap (``end`` the completion, or the session end for work abandoned in progress); it never
-holds more than ``platform.max_claimed`` claimed, unfinished tasks, nor makes more than
-``platform.daily_cap`` claims in a calendar day."""
+overlap (``end`` the completion, or the session end for work abandoned in progress), across
+all its platforms; when it claims a task it holds at most that platform's ``max_claimed``
+claimed, unfinished tasks (counting those of every platform), and it makes at most a
+platform's ``daily_cap`` claims there in a calendar day."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def _daily_cap(worker: np.ndarray, claimed_at: np.ndarray, cap: int) -> list[str
 def check_concurrency(run: RunView) -> list[str]:
     """Violations of one task at a time, ``max_claimed`` and ``daily_cap``."""
     tasks, known, wint, sta, work_end = run.tasks, run.known, run.wint, run.sta, run.work_end
-    platform = run.scenario.platform
+    market = run.scenario.market()
     out: list[str] = []
     idx = np.flatnonzero(known & run.started & ~np.isnan(work_end))
     order = idx[np.lexsort((sta[idx], wint[idx]))]
@@ -67,14 +68,15 @@ def check_concurrency(run: RunView) -> list[str]:
         out.append("one task at a time: a task started before the worker's previous task ended: "
                    + examples(tasks, mask, TASK_COLUMNS))
     idx = np.flatnonzero(known & run.claimed & ~np.isnan(work_end))
-    over = _max_concurrency(wint[idx], run.cla[idx], work_end[idx]) > platform.max_claimed
+    limit = np.array([m.platform.max_claimed for m in market])[run.platform[idx]]
+    over = _max_concurrency(wint[idx], run.cla[idx], work_end[idx]) > limit
     if over.any():
         mask = np.zeros(len(tasks), dtype=bool)
         mask[idx[over]] = True
-        out.append(f"one task at a time: a worker held more than max_claimed="
-                   f"{platform.max_claimed} unfinished tasks: "
-                   + examples(tasks, mask, TASK_COLUMNS))
-    if platform.daily_cap is not None and known.any():
-        held = known & run.claimed
-        out += _daily_cap(wint[held], run.cla[held], platform.daily_cap)
+        out.append("one task at a time: a worker claimed a task holding more unfinished tasks "
+                   "than the platform's max_claimed: " + examples(tasks, mask, TASK_COLUMNS))
+    for i, m in enumerate(market):
+        if m.platform.daily_cap is not None and known.any():
+            held = known & run.claimed & (run.platform == i)
+            out += _daily_cap(wint[held], run.cla[held], m.platform.daily_cap)
     return out

@@ -139,7 +139,8 @@ class RunView:
         self.result = result
         self.tasks, self.workers, self.scenario = result.tasks, result.workers, result.scenario
         self.horizon = float(result.horizon)
-        self.commission = result.scenario.platform.commission
+        market = result.scenario.market()
+        commission = np.array([m.platform.commission for m in market])
         self.n_workers = len(self.workers)
         tasks = self.tasks
         self.status = tasks["status"].astype(str).to_numpy()
@@ -148,6 +149,10 @@ class RunView:
             floats(tasks[c]) for c in ("claimed_at", "started_at", "completed_at"))
         self.wid = tasks["worker_id"].to_numpy(dtype=float, na_value=np.nan)
         self.reward, self.paid = floats(tasks["reward"]), floats(tasks["paid"])
+        # each task's platform's commission (one platform: the scenario's)
+        self.platform = (tasks["platform"].cat.codes.to_numpy() if "platform" in tasks
+                         else np.zeros(len(tasks), dtype=np.int64))
+        self.commission = commission[self.platform]
         self.fee = floats(tasks["fee"]) if "fee" in tasks else self.paid * self.commission
         self.claimed, self.started, self.completed = (
             ~np.isnan(a) for a in (self.cla, self.sta, self.com))

@@ -1,0 +1,426 @@
+"""One platform's board: open batches, its rule and levers, and what it knows of its members.
+
+A market has one board per platform (one for a scenario without ``platforms``). The board
+owns what a platform decides and records: the open-task board, the allocation rule and its
+rounds, the caps, and per member its claims today, earnings on this platform, approvals and
+last claim. Workers are numbered locally (``0..members-1``; ``members[w]`` is the worker's id
+in the market). What belongs to the worker whatever the platform (online, session end, speed,
+the task in hand and the claimed ones waiting) is the market's
+(:class:`~sim.core.platform.Platform`), so a worker works on one task at a time across all of
+its platforms.
+"""
+
+from __future__ import annotations
+
+from array import array
+from itertools import accumulate
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import simpy
+
+from sim.core.clock import delay_until
+from sim.core.rules import AllocationRule
+from sim.core.status import EXPIRED
+from sim.foundation.units import HOUR, MONTH
+from sim.scenario.schema import MarketPlatform
+
+if TYPE_CHECKING:
+    from sim.core.platform import Platform
+
+NO_CAP = 1 << 62
+COMPACT_SLACK = 1024  # closed batches the board may hold beyond its open ones
+
+
+class Discovery(Protocol):
+    """What a board tells its discovery engine (see ``sim.core.discovery``)."""
+
+    def released(self, batch: OpenBatch) -> None:
+        """A batch of tasks has just been put on the board."""
+
+    def idle(self, worker: int) -> None:
+        """The worker has just looked, found nothing it can take, and can still claim."""
+
+    def gone(self, worker: int) -> None:
+        """The worker cannot claim for now (offline, capped, or holding its maximum)."""
+
+    def looked(self, worker: int) -> None:
+        """The worker has just looked and cannot claim any more (its refresh phase is now)."""
+
+    def resumed(self, worker: int) -> None:
+        """The worker can claim again without having looked at this board (it finished a
+        task of another platform)."""
+
+
+class OpenBatch:
+    """A batch on the board: its unclaimed tasks in order and who may take them.
+
+    A batch's tasks are numbered contiguously, so its unclaimed tasks are the range
+    ``next..end-1``: no per-task object on the board.
+    """
+
+    __slots__ = ("batch", "end", "entered", "entrants", "expected", "kind", "next", "open",
+                 "rate", "region")
+
+    def __init__(self, batch: int, first: int, end: int, kind: int, region: int,
+                 expected: float, rate: float):
+        self.batch = batch
+        self.next = first  # the next task to be claimed
+        self.end = end  # one past the batch's last task
+        self.kind = kind  # task type index
+        self.region = region  # -1 when the tasks can be done from anywhere
+        self.expected = expected  # seconds of work (incl. mean travel) for a typical worker
+        self.rate = rate  # reward per hour of expected work, compared with reservation pay
+        self.entrants: list[int] | None = None  # arrival order while a window round is open
+        self.entered: set[int] = set()
+        self.open = True  # False once its last task is claimed or it expired
+
+    @property
+    def left(self) -> int:
+        """Number of tasks not claimed yet."""
+        return self.end - self.next
+
+
+class PeriodTotals:
+    """Per-worker running totals that restart at each multiple of ``period`` seconds."""
+
+    def __init__(self, n: int, period: float) -> None:
+        self.period = period
+        self.total = [0.0] * n
+        self.index = [0] * n
+
+    def add(self, w: int, now: float, amount: float) -> None:
+        """Add ``amount`` to worker ``w``'s total of the current period."""
+        k = int(now // self.period)
+        if k != self.index[w]:
+            self.index[w], self.total[w] = k, 0.0
+        self.total[w] += amount
+
+    def get(self, w: int, now: float) -> float:
+        """Worker ``w``'s total in the current period."""
+        return self.total[w] if self.index[w] == int(now // self.period) else 0.0
+
+
+class Members:
+    """What a board and its discovery engine read of its members (local order): their
+    attributes, and refresh intervals spread over their platforms (a worker on k platforms
+    looks at each k times less often: its looks per hour online are conserved)."""
+
+    def __init__(self, pop: object, ids: np.ndarray, apps: np.ndarray) -> None:
+        self.size = len(ids)
+        for name in ("profile", "region", "reservation_pay", "mode", "discovery"):
+            setattr(self, name, getattr(pop, name)[ids])
+        self.interval = pop.interval[ids] * apps
+        self.discovery_specs = pop.discovery_specs
+
+
+class Board:
+    """One platform: board, rule, levers and per-member records. Mutated only from SimPy event
+    callbacks, through the market."""
+
+    def __init__(self, market: Platform, index: int, spec: MarketPlatform, members: np.ndarray,
+                 view: object, rule: AllocationRule, rule_rng: np.random.Generator) -> None:
+        self.market = market
+        self.env = market.env
+        self.index = index
+        self.name = spec.name
+        scn = market.scn
+        self.rule = rule
+        self.window = rule.window
+        self.rule_rng = rule_rng
+        self.members = members.tolist()  # market id of each local worker
+        # the market's per-worker lists (shared, mutated in place), read in the hot path
+        self.online, self.held = market.online, market.held
+        self.session_end, self.speed = market.session_end, market.speed
+        self.updated = market.updated if market.watches_looks else None
+        self.shared = False  # True when the market has other boards (set by the market)
+        identity = len(members) == market.pop.size  # everyone: local ids are market ids
+        self.local = range(len(members)) if identity else \
+            {g: w for w, g in enumerate(self.members)}
+        self.pop = view  # the members' attributes, as the discovery engine reads them
+        n = len(self.members)
+        plat = spec.platform
+        # earnings per period, kept only when a rule or the monthly cap needs them
+        period = rule.earnings_period
+        self.rule_earnings = PeriodTotals(n, period) if period < np.inf else None
+        self.monthly_cap = plat.monthly_cap or np.inf
+        self.month_earnings = PeriodTotals(n, MONTH) if self.monthly_cap < np.inf else None
+        self.period_totals = [p for p in (self.rule_earnings, self.month_earnings) if p]
+        self.scn = scn
+        self.demand = market.demand
+        self.discovery: Discovery | None = None
+        self.max_claimed = plat.max_claimed
+        self.daily_cap = plat.daily_cap or NO_CAP
+        # the board: the open batches (and those closed since the last compaction) in release
+        # order, and per online worker the index before which nothing is acceptable to it for
+        # the rest of its session (what it rejects for type, region, pay or length stays
+        # rejected; closed batches stay closed)
+        self.batches: list[OpenBatch] = []
+        self.first_open = 0
+        # skip[i] of a closed batch: an index after it such that every batch between is closed
+        # too (found and shortened as workers step over them: at full market size thousands
+        # of idle workers would otherwise each step over every batch claimed meanwhile)
+        self.skip: list[int] = []
+        self.cursor = [0] * n
+        self.online_ids: set[int] = set()  # whose cursors a compaction must move
+        self.compact_at = COMPACT_SLACK
+        self.hungry = np.zeros(n, dtype=bool)
+        self.claims_today = [0] * n
+        self.capped: set[int] = set()
+        self.earnings = [0.0] * n  # on this platform
+        self.claims = [0] * n
+        # what allocation rules may look at
+        self.last_claim = [-np.inf] * n
+        self.approved = [0] * n
+        self.rejected = [0] * n
+        # static eligibility: accepted task types per profile, region, reservation pay
+        self.accepts = np.array(
+            [[p.task_types is None or t in p.task_types for t in market.demand.type_names]
+             for p in scn.profiles.values()]
+        )
+        self.accepts_list = self.accepts.tolist()
+        self.profile = view.profile.tolist()
+        self.region = view.region.tolist()
+        self.reservation = view.reservation_pay.tolist()
+
+    # -- requesters ---------------------------------------------------------------------
+    def release(self, b: int) -> None:
+        """Put batch ``b`` on the board and tell the discovery engine."""
+        d = self.demand
+        tt = self.scn.task_types[d.type_names[d.batch_type[b]]]
+        expected = float(d.batch_effort[b]) + (tt.travel.mean() if tt.travel is not None else 0)
+        rate = float(d.batch_reward[b]) * HOUR / expected if expected > 0 else np.inf
+        first = int(d.batch_first_task[b])
+        ob = OpenBatch(b, first, first + int(d.batch_size[b]), int(d.batch_type[b]),
+                       int(d.batch_region[b]), expected, rate)
+        if len(self.batches) >= self.compact_at:
+            self._compact()
+        self.batches.append(ob)
+        self.skip.append(len(self.batches))
+        if self.window > 0:
+            self._open_round(ob)
+        if np.isfinite(d.batch_expires[b]):
+            ev = self.env.timeout(delay_until(self.env, d.batch_expires[b]), ob)
+            ev.callbacks.append(self._expire)
+        self.discovery.released(ob)
+
+    def _compact(self) -> None:
+        """Drop closed batches from the board and move the online workers' cursors.
+
+        A closed batch never reopens, so no worker would take it again; without compaction a
+        session starting at full market size would step over days of closed batches.
+        """
+        new_index = list(accumulate((ob.open for ob in self.batches), initial=0))
+        for w in self.online_ids:
+            self.cursor[w] = new_index[self.cursor[w]]
+        self.first_open = new_index[self.first_open]
+        self.batches = [ob for ob in self.batches if ob.open]
+        self.skip = list(range(1, len(self.batches) + 1))
+        self.compact_at = 2 * len(self.batches) + COMPACT_SLACK
+
+    def _expire(self, event: simpy.Event) -> None:
+        ob = event.value
+        if ob.open:
+            ob.open = False
+            status = self.market.status
+            for t in range(ob.next, ob.end):
+                status[t] = EXPIRED
+
+    # -- workers looking at the board ---------------------------------------------------
+    def eligible(self, w: int, ob: OpenBatch) -> bool:
+        """Worker ``w``'s profile takes this task type, in its region, at this pay (the test
+        :meth:`acceptable` makes inline, with the worker's attributes read once)."""
+        return (
+            self.accepts_list[self.profile[w]][ob.kind]
+            and (ob.region < 0 or self.region[w] == ob.region)
+            and self.reservation[w] <= ob.rate
+        )
+
+    def eligible_among(self, ob: OpenBatch, workers: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`eligible` over an array of (local) worker ids."""
+        pop = self.pop
+        ok = self.accepts[pop.profile[workers], ob.kind] & (pop.reservation_pay[workers] <= ob.rate)
+        return ok & (pop.region[workers] == ob.region) if ob.region >= 0 else ok
+
+    def can_claim(self, w: int) -> bool:
+        """Online, holding fewer tasks (from every platform) than this platform's maximum, below
+        its daily cap and its monthly earnings cap."""
+        g = self.members[w]
+        return (
+            self.online[g]
+            and self.held[g] < self.max_claimed
+            and self.claims_today[w] < self.daily_cap
+            and (self.month_earnings is None
+                 or self.month_earnings.get(w, self.env.now) < self.monthly_cap)
+        )
+
+    def acceptable(self, w: int) -> OpenBatch | None:
+        """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
+        g = self.members[w]
+        remaining = (self.session_end[g] - self.env.now) / self.speed[g]
+        batches, skip, i, n = self.batches, self.skip, self.cursor[w], len(self.batches)
+        # what eligible() reads of the worker, read once
+        accepts, region, reservation = (self.accepts_list[self.profile[w]], self.region[w],
+                                        self.reservation[w])
+        advancing = True
+        while i < n:
+            ob = batches[i]
+            if not ob.open:  # jump the run of closed batches, and remember its end
+                path = []
+                while i < n and not batches[i].open:
+                    path.append(i)
+                    i = skip[i]
+                for k in path:
+                    skip[k] = i
+                if advancing:
+                    self.cursor[w] = i
+                continue
+            i += 1
+            if (ob.expected <= remaining and accepts[ob.kind]
+                    and (ob.region < 0 or region == ob.region) and reservation <= ob.rate):
+                if w not in ob.entered:
+                    return ob
+                advancing = False  # entered a round: acceptable again once it closes
+            elif advancing:
+                self.cursor[w] = i
+        return None
+
+    def _fits(self, w: int, ob: OpenBatch) -> bool:
+        g = self.members[w]
+        remaining = (self.session_end[g] - self.env.now) / self.speed[g]
+        return ob.expected <= remaining and self.eligible(w, ob)
+
+    def look(self, w: int) -> int:
+        """Worker ``w`` looks at the board and claims what it can; returns the number claimed.
+
+        A batch whose window round is still open (window rules) is entered instead of claimed:
+        the rule picks the winners when the round closes.
+        """
+        claimed = 0
+        while self.can_claim(w) and (ob := self.acceptable(w)) is not None:
+            if ob.entrants is not None:
+                ob.entrants.append(w)
+                ob.entered.add(w)
+                continue
+            t = ob.next
+            ob.next = t + 1
+            ob.open = t + 1 < ob.end
+            self._claim(w, t)
+            claimed += 1
+        self.update(w)
+        return claimed
+
+    # -- window rules: a round of candidates after each release --------------------------
+    def _open_round(self, ob: OpenBatch) -> None:
+        ob.entrants = []
+        expires = delay_until(self.env, self.demand.batch_expires[ob.batch])
+        ev = self.env.timeout(min(self.window, expires), ob)  # a round never outlives the task
+        ev.callbacks.append(self._close_round)
+
+    def _close_round(self, event: simpy.Event) -> None:
+        ob = event.value
+        if not ob.open:
+            return  # expired meanwhile
+        candidates = np.array([w for w in ob.entrants if self.can_claim(w) and self._fits(w, ob)],
+                              dtype=np.int64)
+        ob.entrants, ob.entered = None, set()
+        if len(candidates):
+            winners = self.rule.choose(candidates, ob.left, self, self.rule_rng)
+            for w in winners.tolist():
+                ob.next += 1
+                self._claim(w, ob.next - 1)
+                self.update(w)
+        ob.open = ob.left > 0
+        if ob.open:
+            self.discovery.released(ob)  # tasks left: first come, first served from now on
+
+    def update(self, w: int) -> None:
+        """After worker ``w`` looked (or won a round): idle for the engine if it can still
+        claim here, gone if not; then the market's own bookkeeping, if it keeps any."""
+        hungry = self.can_claim(w)
+        self.hungry[w] = hungry
+        if hungry:
+            self.discovery.idle(w)
+        else:
+            if self.shared:  # its phase matters when it is free again (resumed)
+                self.discovery.looked(w)
+            self.discovery.gone(w)
+            if self.online[self.members[w]] and self.claims_today[w] >= self.daily_cap:
+                self.capped.add(w)
+        if self.updated is not None:
+            self.updated(self.members[w])
+
+    def recheck(self, w: int) -> None:
+        """Worker ``w``'s tasks elsewhere changed (it claimed or finished one on another
+        platform): whether it can claim here changed too, without it looking here."""
+        hungry = self.can_claim(w)
+        if hungry == self.hungry[w]:
+            return
+        self.hungry[w] = hungry
+        if hungry:
+            self.discovery.resumed(w)
+        else:
+            self.discovery.gone(w)
+
+    def _claim(self, w: int, t: int) -> None:
+        now = self.env.now
+        self.claims_today[w] += 1
+        self.claims[w] += 1
+        self.last_claim[w] = now
+        self.market.claim(self.members[w], t, now)
+
+    # -- what rules see -----------------------------------------------------------------
+    def earned_this_period(self, workers: np.ndarray) -> np.ndarray:
+        """Earnings of ``workers`` on this platform in the current earnings period of the rule
+        (day, week, run)."""
+        now = self.env.now
+        if self.rule_earnings is None:  # the whole run
+            return np.array([self.earnings[w] for w in workers.tolist()])
+        return np.array([self.rule_earnings.get(w, now) for w in workers.tolist()])
+
+    def approval_rate(self, workers: np.ndarray) -> np.ndarray:
+        """Smoothed approval rate (approved + 1) / (decided + 2): new workers start at 1/2."""
+        ws = workers.tolist()
+        ok = np.array([self.approved[w] for w in ws], dtype=float)
+        bad = np.array([self.rejected[w] for w in ws], dtype=float)
+        return (ok + 1) / (ok + bad + 2)
+
+    def last_claims(self, workers: np.ndarray) -> np.ndarray:
+        """Time of each worker's last claim (-inf if it never claimed)."""
+        return np.array([self.last_claim[w] for w in workers.tolist()])
+
+    # -- sessions and days --------------------------------------------------------------
+    def go_online(self, w: int) -> None:
+        """Worker ``w`` (online in the market) opens this platform's app and looks."""
+        self.online_ids.add(w)
+        batches = self.batches
+        while self.first_open < len(batches) and not batches[self.first_open].open:
+            self.first_open += 1
+        self.cursor[w] = self.first_open
+        self.look(w)
+
+    def go_offline(self, w: int) -> None:
+        """Worker ``w`` goes offline: no longer idle here."""
+        self.online_ids.discard(w)
+        self.hungry[w] = False
+        self.capped.discard(w)
+        self.discovery.gone(w)
+
+    def new_day(self) -> None:
+        """Reset daily caps; workers who were capped look at the board again."""
+        self.claims_today = [0] * len(self.claims_today)
+        capped, self.capped = self.capped, set()
+        for w in sorted(capped):
+            if self.can_claim(w):
+                self.look(w)
+
+
+def column(typecode: str, values: np.ndarray) -> array:
+    """A typed array (``typecode`` of :mod:`array`) holding ``values``; ``np.asarray`` reads
+    it back without a copy."""
+    out = array(typecode)
+    out.frombytes(np.ascontiguousarray(values, dtype=_DTYPES[typecode]).tobytes())
+    return out
+
+
+_DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8, "h": np.int16}
