@@ -16,6 +16,7 @@ import yaml
 import sim
 from sim.results import invariants
 from sim.scenario.allocation import RULE_PARAMS as RULES
+from tests.regression.digests import at_test_size
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = 7 * 86400.0
@@ -135,8 +136,8 @@ def market(changes: dict[str, Any] | None = None) -> sim.Scenario:
 @pytest.mark.parametrize(("path", "changes"), shipped_runs())
 def test_shipped_scenario(path: Path, changes: list[dict[str, Any]]) -> None:
     """Every scenario (and comparison variant) in scenarios/ satisfies the invariants, with
-    the horizon cut to a week."""
-    scn = sim.load_scenario(path)
+    the horizon cut to a week (and a real-size market scaled down to 20,000 workers)."""
+    scn = at_test_size(sim.load_scenario(path))
     for step in changes:
         scn = sim.override(scn, step)
     if scn.horizon > WEEK:

@@ -27,6 +27,7 @@ from sim.presentation import figures as plots
 from sim.presentation import text as report
 from sim.results import invariants
 from sim.scenario import size
+from tests.regression.digests import at_test_size
 
 BASELINE = Path("scenarios/baseline.yaml")
 
@@ -75,7 +76,7 @@ SHIPPED = [p for p in sorted(Path("scenarios").glob("*.yaml"))
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_empty_market_in_every_shipped_scenario(path: Path) -> None:
     """Calibration measures too are defined (or NaN) on an empty market (every platform's)."""
-    scn = sim.load_scenario(path)
+    scn = at_test_size(sim.load_scenario(path))
     scn = sim.override(scn, {"requesters.batches_per_day": 0, "horizon": "1d", **{
         f"platforms.{name}.requesters.batches_per_day": 0 for name in scn.platforms or ()}})
     res = sim.run(scn, seed=0)

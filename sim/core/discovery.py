@@ -248,7 +248,7 @@ class RaceEngine(_Engine):
         a fresh clock) if the board then has something for it; a notified worker waits for the
         next notification, as one that was busy when a batch was released."""
         mode = self.mode_list[w]
-        if mode == NOTIFICATION or self.platform.acceptable(w) is None:
+        if mode == NOTIFICATION:
             return
         now = self.env.now
         one = np.array([w])
@@ -258,6 +258,7 @@ class RaceEngine(_Engine):
             key = now + self.rng.exponential(self.intervals[one])
         version = self.version[one]
         self.key[w], self.key_version[w] = key[0], version[0]
+        # pushed only if the board has something for it now (push checks, else drops it)
         self.push(_Wave(self, _Anything(), (key, np.zeros(1), one, version), 1))
         self.arrivals.schedule()
 

@@ -97,7 +97,7 @@ class Platform:
             self.queue[w].append(t)
         else:
             self.queue[w] = deque((t,))
-        if self.multi:
+        if len(self.apps[w]) > 1:  # on other platforms too
             self._recheck(w, self.boards[self.task_board[t]])
 
     def _recheck(self, w: int, board: Board | None) -> None:
@@ -149,7 +149,7 @@ class Platform:
             self._start(w, queue.popleft())
         if board.can_claim(local):
             board.look(local)  # a worker who just finished a task looks at that board at once
-        if self.multi:
+        if len(self.apps[w]) > 1:
             self._recheck(w, board)
 
     # -- sessions and days --------------------------------------------------------------

@@ -32,6 +32,17 @@ SCENARIOS = ROOT / "scenarios"
 DIGEST_FILE = Path(__file__).with_name("digests.json")
 SEEDS = (0, 1)
 HORIZON = "2d"
+TEST_WORKERS = 20_000
+"""Most workers a shipped scenario is run with in the tests (a real-size market, such as
+france_2019_market's 333,366 workers, is scaled down to about this: its full-size runs are
+benchmarks, BENCHMARKS.md)."""
+
+
+def at_test_size(scn: sim.Scenario) -> sim.Scenario:
+    """``scn`` with ``scale`` reduced so that it has at most :data:`TEST_WORKERS` workers."""
+    if scn.n_workers <= TEST_WORKERS:
+        return scn
+    return sim.override(scn, {"scale": scn.scale * TEST_WORKERS / scn.n_workers})
 #: columns that legitimately differ between two identical runs (timings)
 VOLATILE = ("wall_time", "cpu_time", "compute_time", "compute_cpu_time")
 
@@ -61,7 +72,7 @@ def _scenario_cases() -> dict[str, Callable[[], dict[str, str]]]:
             continue
         for seed in SEEDS:
             def case(path: Path = path, seed: int = seed) -> dict[str, str]:
-                scn = sim.override(sim.load_scenario(path), {"horizon": HORIZON})
+                scn = at_test_size(sim.override(sim.load_scenario(path), {"horizon": HORIZON}))
                 res = sim.run(scn, seed=seed)
                 out = {"tasks": frame_digest(res.tasks), "workers": frame_digest(res.workers),
                        "summary": summary_digest(res.summary)}
