@@ -18,16 +18,20 @@ time across all of them, each platform with its own board, rule, levers and ledg
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import sim
+from sim.cli import main
 from sim.core.population import _inclusion, build_population
 from sim.foundation.errors import ScenarioError
 from sim.foundation.streams import Streams
+from sim.presentation.text import format_summary
 from sim.results.invariants import check
 
 Z = 4.0
@@ -253,3 +257,29 @@ def test_a_platform_without_demand_leaves_the_others_numbered_right() -> None:
     assert check(res) == [] and len(res.tasks) > 0
     assert set(res.tasks["platform"]) == {"b"}
     assert res.registrations.query("platform == 'a'")["earnings"].sum() == 0
+
+
+def test_a_market_result_saves_loads_and_reports(tmp_path: Path) -> None:
+    """The registrations table and the platforms figure belong to a run folder: saved, loaded
+    back, the folder replaced by a new run, and shown by the CLI summary."""
+    res = sim.run(two_platforms(30, "5min", 2, batches=300), 1)
+    folder = res.save(tmp_path / "run")
+    back = sim.load_result(folder)
+    pd.testing.assert_frame_equal(back.registrations, res.registrations)
+    pd.testing.assert_frame_equal(back.platforms, res.platforms)
+    assert sim.run(two_platforms(30, "5min", 2, batches=300), 2).save(folder) == folder
+    out = tmp_path / "cli"
+    for _ in range(2):  # the second run replaces the first folder
+        assert main(["run", str(_yaml(tmp_path, two_platforms(30, "5min", 2))), "--out",
+                     str(out), "--quiet"]) == 0
+    assert {"registrations.parquet", "platforms.png"} <= {p.name for p in out.iterdir()}
+    assert "By platform" in format_summary(sim.load_result(out))
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "By platform" in page and "<strong>platforms.png</strong>" in page
+
+
+def _yaml(folder: Path, data: dict[str, Any]) -> Path:
+    path = folder / "market.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -46,7 +46,8 @@ def figures_in_notebooks() -> None:
 
 class RunPlots:
     """The standard figures of a run, one call each: ``res.plot.lorenz()``,
-    ``res.plot.monthly_earnings()``, ``res.plot.latency_cdf()``, ``res.plot.hourly_pay()``.
+    ``res.plot.monthly_earnings()``, ``res.plot.latency_cdf()``, ``res.plot.hourly_pay()``,
+    and in a market of several platforms ``res.plot.platforms()``.
 
     Each returns a ``matplotlib.figure.Figure`` (displayed in a notebook): the run figure of the
     same name in :data:`sim.presentation.figures.registry.RUN`, drawn from the run's tables
@@ -77,6 +78,14 @@ class RunPlots:
     def hourly_pay(self, ax: Axes | None = None) -> Figure:
         """Pay per hour of paid work vs per hour online."""
         return self._draw("hourly_pay", ax)
+
+    def platforms(self, ax: Axes | None = None) -> Figure:
+        """A market of several platforms: earnings by platform and profile (ValueError with
+        one platform)."""
+        if self._result.registrations is None:
+            raise ValueError("this run has one platform: res.plot.platforms() needs a market "
+                             "of several (scenario `platforms`)")
+        return self._draw("platforms", ax)
 
 
 class ComparisonPlots:

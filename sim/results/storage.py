@@ -48,9 +48,9 @@ REPORT_FILE = "report.html"
 REPORT_GENERATOR = '<meta name="generator" content="microwork'
 """How a report page made by microwork starts its generator tag (checked before replacing)."""
 RESULT_FILES: dict[str, tuple[str, ...]] = {
-    "run": ("tasks.parquet", "workers.parquet", "sessions.parquet", "summary.json", MANIFEST_FILE,
-            "lorenz.png",
-            "monthly_earnings.png", "latency_cdf.png", "hourly_pay.png"),
+    "run": ("tasks.parquet", "workers.parquet", "sessions.parquet", "registrations.parquet",
+            "summary.json", MANIFEST_FILE, "lorenz.png", "monthly_earnings.png",
+            "latency_cdf.png", "hourly_pay.png", "platforms.png"),
     "comparison": ("runs.parquet", "table.csv", "paired.csv", "earnings_replication0.parquet",
                    MANIFEST_FILE, "metric_intervals.png", "lorenz_overlay.png", "tradeoff.png",
                    "profile_earnings.png", "winners_losers.png", "latency_overlay.png"),

@@ -34,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
         result.write_into(folder)
         if not args.no_plots:
             figures.save_run_plots(result.tasks, result.workers, result.horizon, folder,
-                                   scenario.currency)
+                                   scenario.currency, result.registrations)
         results.append(result)
 
     status = out.write(write)

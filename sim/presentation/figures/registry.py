@@ -39,6 +39,7 @@ from sim.presentation.figures.run import (
     latency_cdf,
     lorenz,
     monthly_earnings_by_profile,
+    platform_earnings,
 )
 from sim.presentation.figures.style import no_data, save_figure
 from sim.presentation.figures.sweep import sensitivity_indices, sweep_heatmap, sweep_lines
@@ -94,12 +95,14 @@ class RunSubject:
     currency: str = "EUR"
     profiles: Sequence[str] | None = None
     """Profiles whose colours the figures share (default: the workers')."""
+    registrations: pd.DataFrame | None = None
+    """Worker x platform, in a market of several platforms (None with one)."""
 
     @classmethod
     def of(cls, result: RunResult) -> RunSubject:
         """The subject of a :class:`~sim.results.run_result.RunResult`."""
         return cls(result.tasks, result.workers, result.horizon, result.scenario.currency,
-                   [str(p) for p in result.scenario.profiles])
+                   [str(p) for p in result.scenario.profiles], result.registrations)
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,13 @@ RUN: tuple[StandardFigure[RunSubject], ...] = (
         "Hourly pay by profile: per hour of paid work and per hour online, so the gap between "
         "the two boxes is what unpaid watching and searching costs.",
         _run_figure(lambda run, ax: hourly_pay(run.workers, ax, run.currency))),
+    StandardFigure(
+        "platforms.png",
+        "Markets of several platforms: what each platform's members earned there per month, "
+        "stacked by profile; under each bar, its members (workers registered on it).",
+        _run_figure(lambda run, ax: platform_earnings(run.registrations, run.horizon, ax,
+                                                      run.currency, run.profiles)),
+        applies=lambda run: run.registrations is not None),
 )
 
 COMPARISON: tuple[StandardFigure[ComparisonSubject], ...] = (
@@ -295,11 +305,14 @@ def _save(figures: Sequence[StandardFigure[S]], subject: S, directory: str | Pat
 
 
 def save_run_plots(tasks: pd.DataFrame, workers: pd.DataFrame, horizon: float,
-                   directory: str | Path, currency: str = "EUR") -> list[Path]:
+                   directory: str | Path, currency: str = "EUR",
+                   registrations: pd.DataFrame | None = None) -> list[Path]:
     """Write the standard figures of a run (:data:`RUN`: ``lorenz.png``,
-    ``monthly_earnings.png``, ``latency_cdf.png``, ``hourly_pay.png``) into ``directory`` and
-    return their paths in that order."""
-    return _save(RUN, RunSubject(tasks, workers, horizon, currency), directory)
+    ``monthly_earnings.png``, ``latency_cdf.png``, ``hourly_pay.png``, and ``platforms.png``
+    with the ``registrations`` of a market of several platforms) into ``directory`` and return
+    their paths in that order."""
+    return _save(RUN, RunSubject(tasks, workers, horizon, currency,
+                                 registrations=registrations), directory)
 
 
 def save_comparison_plots(comparison: Comparison, directory: str | Path,

@@ -213,3 +213,30 @@ def hourly_pay(workers: pd.DataFrame, ax: Axes | None = None, currency: str = "E
         title="Hourly pay by profile: paid work only vs all time online",
     )
     return fig
+
+
+def platform_earnings(registrations: pd.DataFrame, horizon: float, ax: Axes | None = None,
+                      currency: str = "EUR", profiles: Sequence[str] | None = None) -> Figure:
+    """A market of several platforms: per platform, what its members earned there per month
+    (30-day month), stacked by profile, with the number of members under each bar."""
+    names = list(profiles) if profiles is not None else sorted(
+        str(p) for p in registrations["profile"].dropna().unique())
+    platforms = list(registrations["platform"].cat.categories)
+    fig, ax = figure_and_axes(ax, (max(6.5, 0.6 * len(platforms) + 3), 5.0))
+    earned = (registrations.groupby(["platform", "profile"], observed=False)["earnings"].sum()
+              .unstack("profile").reindex(index=platforms, columns=names).fillna(0.0))
+    monthly = earned * metrics.monthly(1.0, horizon)  # to a 30-day month
+    bottom = np.zeros(len(platforms))
+    for name, color in ((n, profile_colors(names)[n]) for n in names):
+        ax.bar(np.arange(len(platforms)), monthly[name].to_numpy(), bottom=bottom, color=color,
+               alpha=0.7, label=name)
+        bottom += monthly[name].to_numpy()
+    members = registrations.groupby("platform", observed=False).size().reindex(platforms)
+    ax.set_xticks(np.arange(len(platforms)),
+                  [f"{p}\n{int(n):,}" for p, n in zip(platforms, members, strict=True)],
+                  rotation=90 if len(platforms) > 8 else 0)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", title="Profile")
+    ax.set(ylabel=f"Earned there per month, all members ({currency})",
+           xlabel="Platform (members)", title="Earnings by platform and profile")
+    return fig
