@@ -164,7 +164,8 @@ class Board:
         self.cursor = [0] * n
         self.online_ids: set[int] = set()  # whose cursors a compaction must move
         self.compact_at = COMPACT_SLACK
-        self.hungry = np.zeros(n, dtype=bool)
+        self.hungry = np.zeros(n, dtype=bool)  # can claim here now (the engines' view)
+        self.free = [False] * n  # the same as a list: fast scalar reads in the hot path
         self.claims_today = [0] * n
         self.capped: set[int] = set()
         self.earnings = [0.0] * n  # on this platform
@@ -338,7 +339,7 @@ class Board:
         """After worker ``w`` looked (or won a round): idle for the engine if it can still
         claim here, gone if not; then the market's own bookkeeping, if it keeps any."""
         hungry = self.can_claim(w)
-        self.hungry[w] = hungry
+        self.hungry[w] = self.free[w] = hungry
         if hungry:
             self.discovery.idle(w)
         else:
@@ -354,9 +355,9 @@ class Board:
         """Worker ``w``'s tasks elsewhere changed (it claimed or finished one on another
         platform): whether it can claim here changed too, without it looking here."""
         hungry = self.can_claim(w)
-        if hungry == self.hungry[w]:
+        if hungry == self.free[w]:
             return
-        self.hungry[w] = hungry
+        self.hungry[w] = self.free[w] = hungry
         if hungry:
             self.discovery.resumed(w)
         else:
@@ -402,7 +403,7 @@ class Board:
     def go_offline(self, w: int) -> None:
         """Worker ``w`` goes offline: no longer idle here."""
         self.online_ids.discard(w)
-        self.hungry[w] = False
+        self.hungry[w] = self.free[w] = False
         self.capped.discard(w)
         self.discovery.gone(w)
 

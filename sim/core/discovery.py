@@ -346,7 +346,7 @@ class PollingEngine(_Engine):
 
     def _notification(self, event: simpy.Event) -> None:
         w, issued = event.value
-        if self.platform.hungry[w] and self.last_open[w] < issued:
+        if self.platform.free[w] and self.last_open[w] < issued:
             self.platform.look(w)
 
 

@@ -177,7 +177,7 @@ class Platform:
 
     def hungry(self, w: int) -> bool:
         """Worker ``w`` can claim on at least one of its platforms."""
-        return any(board.hungry[local] for board, local in self.apps[w])
+        return any(board.free[local] for board, local in self.apps[w])
 
     def new_day(self) -> None:
         """Reset daily caps; workers who were capped look at the board again."""
