@@ -166,13 +166,13 @@ def build_market_demand(scn: Scenario, streams: Streams) -> Demand:
     without ``platforms``, :func:`build_demand` of the scenario."""
     if scn.platforms is None:
         return build_demand(scn, streams)
-    parts = []
-    for i, spec in enumerate(scn.market()):
+    market, parts = scn.market(), []
+    for i, spec in enumerate(market):
         view = scn.model_copy(update={"platform": spec.platform, "requesters": spec.requesters})
         part = build_demand(view, streams.within("platform", i))
         parts.append(replace(part, batch_platform=np.full(len(part.batch_size), i)))
     tasks = np.cumsum([0] + [p.n_tasks for p in parts])
-    requesters = np.cumsum([0] + [s.requesters.count for s in scn.market()])
+    requesters = np.cumsum([0] + [s.requesters.count for s in market])
     fields = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
               for f in dataclasses.fields(Demand) if f.name != "type_names"}
     fields["batch_first_task"] = np.concatenate(

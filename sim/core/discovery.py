@@ -171,7 +171,9 @@ class _Anything:
     the board when it arrives (always open; the arrival is dropped when nothing is)."""
 
     open = True
-    left = 1
+
+
+ANYTHING = _Anything()
 
 
 class RaceEngine(_Engine):
@@ -259,7 +261,7 @@ class RaceEngine(_Engine):
         version = self.version[one]
         self.key[w], self.key_version[w] = key[0], version[0]
         # pushed only if the board has something for it now (push checks, else drops it)
-        self.push(_Wave(self, _Anything(), (key, np.zeros(1), one, version), 1))
+        self.push(_Wave(self, ANYTHING, (key, np.zeros(1), one, version), 1))
         self.arrivals.schedule()
 
     def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:

@@ -25,7 +25,7 @@ from sim.core.discovery import ENGINES, Arrivals
 from sim.core.platform import Platform
 from sim.core.population import DISCOVERY_MODES, Population, build_population
 from sim.core.records import RunRecords
-from sim.core.rules import AllocationRule, build_rule
+from sim.core.rules import build_rule
 from sim.core.supply import AdaptivePlatform
 from sim.foundation.streams import Streams
 from sim.foundation.units import DAY
@@ -121,30 +121,28 @@ def _workers(env: Clock, platform: Platform, pop: Population) -> None:
 
 
 def _boards(env: Clock, scn: Scenario, platform: Platform, pop: Population, streams: Streams
-            ) -> list[tuple[AllocationRule, Board]]:
+            ) -> list[Board]:
     """One board per platform of the market, each with its rule and discovery engine (their
     streams within the platform's own when there are several, so that changing one platform
     leaves every other's draws alone); a single platform draws from the run's streams."""
     arrivals = Arrivals(env) if scn.engine == "race" else None
-    market = scn.market()
-    out = []
-    for i, spec in enumerate(market):
+    if pop.platform_of is not None:  # the worker of each registration, and its app count
+        apps = np.diff(pop.platform_offsets)
+        owner = np.repeat(np.arange(pop.size), apps)
+    boards = []
+    for i, spec in enumerate(scn.market()):
         own = streams if scn.platforms is None else streams.within("platform", i)
         if pop.platform_of is None:
             members, view = np.arange(pop.size), pop
         else:
-            mine = pop.platform_of == i
-            members = np.repeat(np.arange(pop.size), np.diff(pop.platform_offsets))[mine]
-            apps = np.diff(pop.platform_offsets)[members]
-            view = Members(pop, members, apps)
-        rule = build_rule(spec.platform.allocation)
-        board = Board(platform, i, spec, members, view, rule, own.rng("allocation"))
+            members = owner[pop.platform_of == i]
+            view = Members(pop, members, apps[members])
+        board = Board(platform, i, spec, members, view, build_rule(spec.platform.allocation),
+                      own.rng("allocation"))
         board.discovery = ENGINES[scn.engine](env, scn, board, own, arrivals)
-        platform.add_board(board)
-        out.append((rule, board))
-    if pop.platform_of is not None:
-        platform.order_apps(pop.platform_offsets, pop.platform_of)
-    return out
+        boards.append(board)
+    platform.connect(boards, pop.platform_offsets, pop.platform_of)
+    return boards
 
 
 def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None) -> RunRecords:
@@ -163,7 +161,7 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     for _, i, j in _groups(demand.batch_requester[order]):
         batches = order[i:j].tolist()
         env.process(_requester_life(env, platform, batches, [released[b] for b in batches]))
-    if any(board.daily_cap < NO_CAP for _, board in boards) or scn.adaptive:
+    if any(board.daily_cap < NO_CAP for board in boards) or scn.adaptive:
         env.process(_midnights(env, platform))
     step = max(scn.horizon / 100, DAY / 4) if progress else scn.horizon
     until = 0.0
@@ -206,29 +204,27 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
         session_start=pop.session_start,
         session_end=pop.session_end,
         events=events_scheduled(env),
-        polls=sum(getattr(board.discovery, "polls", 0) for _, board in boards),
+        polls=sum(getattr(board.discovery, "polls", 0) for board in boards),
         **_market_records(scn, demand, boards),
     )
     return _adaptive_records(records, platform) if isinstance(platform, AdaptivePlatform) \
         else records
 
 
-def _market_records(scn: Scenario, demand: Demand, boards: list[tuple[AllocationRule, Board]]
-                    ) -> dict[str, object]:
+def _market_records(scn: Scenario, demand: Demand, boards: list[Board]) -> dict[str, object]:
     """What a market of several platforms adds to the records: each task's platform and each
     worker's earnings and claims per platform (nothing for a single platform)."""
     if scn.platforms is None:
         return {}
     batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
-    members = [np.asarray(b.members, dtype=np.int64) for _, b in boards]
+    members = [np.asarray(b.members, dtype=np.int64) for b in boards]
     return {
-        "platform_names": [b.name for _, b in boards],
+        "platform_names": [b.name for b in boards],
         "task_platform": demand.batch_platform[batch],
         "member_worker": np.concatenate(members),
         "member_platform": np.concatenate([np.full(len(m), i) for i, m in enumerate(members)]),
-        "member_earnings": np.concatenate([np.asarray(b.earnings) for _, b in boards]),
-        "member_claims": np.concatenate([np.asarray(b.claims, dtype=np.int64)
-                                         for _, b in boards]),
+        "member_earnings": np.concatenate([np.asarray(b.earnings) for b in boards]),
+        "member_claims": np.concatenate([np.asarray(b.claims, dtype=np.int64) for b in boards]),
     }
 
 

@@ -35,8 +35,7 @@ class Platform:
         n, m = pop.size, demand.n_tasks
         self.boards: list[Board] = []
         # per worker, (board, local id) of each of its platforms in the order it opens them
-        self.apps: list[list[tuple[Board, int]]] = [[] for _ in range(n)]
-        self.multi = False
+        self.apps: list[list[tuple[Board, int]]] = []  # set by connect
         # worker state (python lists: fast scalar access in the hot path)
         self.speed = pop.speed.tolist()
         self.rejection = pop.rejection_probability.tolist()
@@ -64,20 +63,19 @@ class Platform:
         self.task_travel = column("d", demand.task_travel)
         self.task_draw = column("d", demand.task_approval_draw)
 
-    def add_board(self, board: Board) -> None:
-        """Register a platform's board (its members open it after the boards added before)."""
-        self.boards.append(board)
-        for w, g in enumerate(board.members):
-            self.apps[g].append((board, w))
-        self.multi = len(self.boards) > 1
-        for each in self.boards:
-            each.shared = self.multi
-
-    def order_apps(self, offsets: np.ndarray, platform_of: np.ndarray) -> None:
-        """Put each worker's platforms in the order it opens them (its draw order)."""
-        for g, apps in enumerate(self.apps):
-            order = platform_of[offsets[g]:offsets[g + 1]].tolist()
-            apps.sort(key=lambda app: order.index(app[0].index))
+    def connect(self, boards: list[Board], offsets: np.ndarray | None,
+                platform_of: np.ndarray | None) -> None:
+        """Take the market's boards and give each worker its apps, in the order it opens them
+        (its memberships' draw order; with one platform, that one)."""
+        self.boards = boards
+        if platform_of is None:
+            self.apps = [[(boards[0], g)] for g in range(self.pop.size)]
+        else:
+            mine = platform_of.tolist()
+            self.apps = [[(boards[p], boards[p].local[g]) for p in mine[offsets[g]:offsets[g + 1]]]
+                         for g in range(self.pop.size)]
+        for board in boards:
+            board.shared = len(boards) > 1
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:

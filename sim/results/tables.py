@@ -48,7 +48,7 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
             "task_type": pd.Categorical.from_codes(rec.task_type, rec.type_names),
             "region": region_names[rec.task_region],
             "reward": rec.task_reward,
-            "fee": paid * _per_platform(scn, rec, "commission")[_task_platform(rec)],
+            "fee": paid * _per_platform(scn, "commission")[_task_platform(rec)],
             "effort": rec.task_effort,
             "released_at": rec.task_released,
             "expires_at": rec.task_expires,
@@ -72,9 +72,16 @@ def _task_platform(rec: RunRecords) -> np.ndarray | int:
     return 0 if rec.task_platform is None else rec.task_platform
 
 
-def _per_platform(scn: Scenario, rec: RunRecords, lever: str) -> np.ndarray:
+def _per_platform(scn: Scenario, lever: str) -> np.ndarray:
     """A lever of ``platform`` per platform of the market (index = platform)."""
     return np.array([getattr(m.platform, lever) for m in scn.market()], dtype=float)
+
+
+def _registration_withheld(rec: RunRecords, scn: Scenario) -> np.ndarray:
+    """Per registration, what its platform withholds: the earnings there below that
+    platform's payout threshold."""
+    threshold = _per_platform(scn, "payout_threshold")[rec.member_platform]
+    return np.where(rec.member_earnings < threshold, rec.member_earnings, 0.0)
 
 
 def registration_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]
@@ -84,16 +91,14 @@ def registration_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]
     threshold applies to its own earnings); None with one platform."""
     if rec.platform_names is None:
         return None
-    threshold = _per_platform(scn, rec, "payout_threshold")[rec.member_platform]
-    earnings = rec.member_earnings
     df = pd.DataFrame({
         "worker_id": rec.member_worker.astype(np.int64),
         "platform": pd.Categorical.from_codes(rec.member_platform, rec.platform_names),
         "profile": pd.Categorical.from_codes(rec.worker_profile[rec.member_worker],
                                              rec.profile_names),
         "tasks_claimed": rec.member_claims.astype(np.int64),
-        "earnings": earnings,
-        "withheld": np.where(earnings < threshold, earnings, 0.0),
+        "earnings": rec.member_earnings,
+        "withheld": _registration_withheld(rec, scn),
     })
     return _with_identity(df, identity)
 
@@ -151,9 +156,8 @@ def _withheld(rec: RunRecords, scn: Scenario) -> np.ndarray:
     earnings = rec.worker_earnings
     if rec.platform_names is None:
         return np.where(earnings < scn.platform.payout_threshold, earnings, 0.0)
-    threshold = _per_platform(scn, rec, "payout_threshold")[rec.member_platform]
-    kept = np.where(rec.member_earnings < threshold, rec.member_earnings, 0.0)
-    return np.bincount(rec.member_worker, weights=kept, minlength=rec.n_workers)
+    return np.bincount(rec.member_worker, weights=_registration_withheld(rec, scn),
+                       minlength=rec.n_workers)
 
 
 def session_table(rec: RunRecords, identity: dict[str, Any]) -> pd.DataFrame:

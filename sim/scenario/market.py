@@ -36,11 +36,11 @@ class PlatformEntry(StrictModel):
         "where is drawn in proportion to these numbers, so the realised sizes are close to "
         "them when the profiles' platform counts add up to their sum (`microwork validate` "
         "says when they do not)."))
-    platform: Annotated[dict[str, Any], Field(default_factory=FrozenDict)] = Field(
+    platform: dict[str, Any] = Field(
         default_factory=FrozenDict, description=(
             "Its rules where they differ from the scenario's ``platform`` (same fields, e.g. "
             "``allocation: {rule: lottery}``); the rest is the scenario's."))
-    requesters: Annotated[dict[str, Any], Field(default_factory=FrozenDict)] = Field(
+    requesters: dict[str, Any] = Field(
         default_factory=FrozenDict, description=(
             "Its requesters where they differ from the scenario's ``requesters`` (same "
             "fields, e.g. ``batches_per_day``); the rest is the scenario's."))
@@ -52,7 +52,7 @@ class Membership(StrictModel):
     count: Dist = Field(default_factory=lambda: coerce_one(1.0), description=(
         "Platforms a worker is registered on, drawn per worker (rounded; at least 1, at most "
         "the number of platforms)."))
-    weights: dict[str, float] | None = Field(default=None, description=(
+    weights: dict[str, Annotated[float, Field(ge=0)]] | None = Field(default=None, description=(
         "Relative chance of each platform to be one of a worker's (default: the platforms' "
         "``registered``); a platform left out is never chosen by this profile."))
 

@@ -427,13 +427,10 @@ class Scenario(StrictModel):
             if self.platforms is None:
                 raise ValueError(f"profiles.{pname}.platforms: the scenario has one platform "
                                  f"(no top-level platforms section)")
-            for key, weight in (profile.platforms.weights or {}).items():
+            for key in profile.platforms.weights or {}:
                 if key not in self.platforms:
                     raise ValueError(f"profiles.{pname}.platforms.weights: unknown platform "
                                      f"{key!r}; allowed: {names}")
-                if not (math.isfinite(weight) and weight >= 0):
-                    raise ValueError(f"profiles.{pname}.platforms.weights.{key}: must be a "
-                                     f"number >= 0 (got {weight!r})")
             if profile.platforms.weights is not None and \
                     sum(profile.platforms.weights.values()) <= 0:
                 raise ValueError(f"profiles.{pname}.platforms.weights: at least one platform "
