@@ -45,6 +45,8 @@ SLOW_FIXTURES: dict[str, str] = {
 SLOW_TESTS: tuple[str, ...] = (
     # the policy explorer's exports (result folder with its plots, report) and design hooks
     "test_explorer.py::test_exports",
+    # the real-size French market's activity measures, with and without its tasks (1 % scale)
+    "test_calibration.py::test_french_market_measures_activity_on_sessions_alone",
     "test_compare_hooks.py::test_cancel_stops_after_the_runs_in_flight[2]",
     "test_compare_hooks.py::test_latency_and_winners_figures",
     # the command line in a real subprocess (a Python start and imports each)

@@ -27,10 +27,10 @@ from sim.experiments import calibration
 from sim.foundation.units import DAY, MONTH
 
 ROOT = Path(__file__).resolve().parents[1]
-CALIBRATED = ["france_2019", "mturk_2018", "field_app"]
+CALIBRATED = ["france_2019_pool", "mturk_2018", "field_app"]
 #: outcome targets the model cannot reach; each must be explained in docs/calibration.md
 KNOWN_GAPS = {
-    "france_2019": {"fr_fte_jobs", "ff_share_over_10eur"},
+    "france_2019_pool": {"fr_fte_jobs", "ff_share_over_10eur"},
     "mturk_2018": {"mturk_median_hourly_incl_unpaid", "mturk_share_above_7_25"},
 }
 
@@ -278,3 +278,57 @@ def test_a_setting_that_makes_an_invalid_market_fails_before_running() -> None:
     with pytest.raises(sim.ScenarioError, match=r"calibration\.settings\.long_run: .*"
                        r"supply\.adaptive.*sometimes"):
         calibration.calibrate(scn, progress=False)
+
+
+# -- the French market at its real size (issue 12) --------------------------------------------
+SESSION_TARGETS = ("fr_share_routine", "fr_share_casual", "fr_share_very_active")
+
+
+def test_french_market_measures_activity_on_sessions_alone() -> None:
+    """france_2019 measures its activity targets under the setting ``sessions`` (no tasks):
+    with supply fixed, sessions do not depend on demand or the race, so the measures are
+    identical to those of the full runs, to the last bit (at 1 % scale: the claim is exact at
+    any size)."""
+    scn = sim.override(sim.load_scenario(ROOT / "scenarios" / "france_2019.yaml"),
+                       {"scale": 0.01})
+    assert not scn.adaptive
+    assert all(scn.calibration.targets[t].setting == "sessions" for t in SESSION_TARGETS)
+    full = sim.override(scn, {f"calibration.targets.{t}.setting": None for t in SESSION_TARGETS})
+    sessions_only = calibration.setting_scenarios(scn, SESSION_TARGETS)["sessions"]
+    assert sum(p.requesters.batches_per_day for p in sessions_only.market()) == 0
+    with_tasks = calibration.run_targets(full, SESSION_TARGETS, 2, 1, 1, False)
+    without = calibration.run_targets(scn, SESSION_TARGETS, 2, 1, 1, False)
+    pd.testing.assert_frame_equal(with_tasks, without)
+    assert with_tasks.notna().all().all()
+
+
+def test_fit_writes_each_path_times_its_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parameter with ``factors`` writes value x factor at each path; the fit finds the exact
+    optimum of a known objective: here the simulated mean income is replaced by a function of
+    the scenario (21 EUR at 9 batches a day per thousand registrations, in proportion), so the
+    optimum of france_2019's demand stage is 9 and every platform gets 9 x its size / 1000."""
+    scn = sim.load_scenario(ROOT / "scenarios" / "france_2019.yaml")
+    demand = next(stage for stage in scn.calibration.fit
+                  if "fr_mean_monthly_income" in stage.targets)
+    scn = sim.override(scn, {"calibration.fit": [demand.model_dump(exclude_none=True)]})
+    param = demand.parameters["batches_per_thousand_registrations"]
+    registered = {p.name: p.registered for p in scn.market()}
+    assert param.factors == tuple(registered[path.split(".")[1]] / 1000 for path in param.paths)
+
+    def run_targets(trial: sim.Scenario, ids: object, replications: int, *args: object,
+                    **kwargs: object) -> pd.DataFrame:
+        total = sum(p.requesters.batches_per_day for p in trial.market())
+        income = 21.0 * total / (9.0 * sum(registered.values()) / 1000)
+        return pd.DataFrame({"target.fr_mean_monthly_income": [income] * replications})
+
+    monkeypatch.setattr(calibration, "run_targets", run_targets)
+    fitted_scn, fitted = calibration.fit(scn)
+    assert fitted["batches_per_thousand_registrations"] == pytest.approx(9.0, abs=0.02)
+    x = fitted["batches_per_thousand_registrations"]
+    for p in fitted_scn.market():
+        assert p.requesters.batches_per_day == pytest.approx(x * registered[p.name] / 1000)
+    bad = scn.to_dict()
+    bad["calibration"]["fit"][0]["parameters"]["batches_per_thousand_registrations"][
+        "factors"] = [1.0, 2.0]
+    with pytest.raises(sim.ScenarioError, match="factors: 2 given for 23 paths"):
+        sim.load_scenario(bad)

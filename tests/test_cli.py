@@ -213,6 +213,17 @@ def test_validate_with_set(scenario_file: Path, capsys: Any) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "1,234 workers" in text
     assert "5 tasks a day" in text
+    assert "approximate shortcut" not in text  # scale 1: no note
+
+
+def test_validate_says_scale_is_an_approximate_shortcut(scenario_file: Path, capsys: Any) -> None:
+    """Below scale 1 the market is sampled: validate says what that keeps and what it does
+    not (issue 12: scale is only an explicitly approximate shortcut)."""
+    assert cli.main(["validate", str(scenario_file), "--set", "workers=1000",
+                     "--set", "scale=0.25"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "scale 0.25 runs 250 of 1,000 workers: an approximate shortcut" in text
+    assert "not the race" in text
 
 
 def test_help(tmp_path: Path) -> None:

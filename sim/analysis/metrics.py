@@ -237,14 +237,28 @@ def winner_profiles(tasks: pd.DataFrame, workers: pd.DataFrame | None = None) ->
 
 
 def latency_by_profile(
-    tasks: pd.DataFrame, workers: pd.DataFrame | None = None
+    tasks: pd.DataFrame, workers: pd.DataFrame | None = None,
+    latencies: pd.Series | None = None,
 ) -> dict[str, pd.Series]:
-    """Claim latencies (as :func:`claim_latency`) split by the winner's profile; profiles that won
-    nothing are absent. ``workers`` is only needed when ``tasks`` lacks ``winner_profile``."""
-    latencies = claim_latency(tasks)
+    """Claim latencies (as :func:`claim_latency`, or ``latencies`` when already computed) split
+    by the winner's profile, in order of profile name; profiles that won nothing are absent.
+    ``workers`` is only needed when ``tasks`` lacks ``winner_profile``. A categorical
+    ``winner_profile`` (as in run results) is split on its codes: no per-task object array,
+    which at full size (millions of tasks) is most of the summary's memory."""
+    latencies = claim_latency(tasks) if latencies is None else latencies
     claimed = _column(tasks, "claimed_at").notna().to_numpy()
-    winners = winner_profiles(tasks, workers).to_numpy(dtype=object)[claimed]
-    return {str(key): group for key, group in latencies.groupby(winners)}
+    winners = winner_profiles(tasks, workers)
+    if not isinstance(winners.dtype, pd.CategoricalDtype):
+        keys = winners.to_numpy(dtype=object)[claimed]
+        return {str(key): group for key, group in latencies.groupby(keys)}
+    codes = winners.cat.codes.to_numpy()[claimed]
+    names = [str(c) for c in winners.cat.categories]
+    out: dict[str, pd.Series] = {}
+    for code in sorted(range(len(names)), key=names.__getitem__):
+        mine = codes == code
+        if mine.any():
+            out[names[code]] = latencies[mine]
+    return out
 
 
 # ----------------------------------------------------------------------- workers
@@ -348,7 +362,7 @@ def summarize(tasks: pd.DataFrame, workers: pd.DataFrame, horizon: float) -> dic
 
     names = profiles(workers)
     if names:
-        latency_groups = latency_by_profile(tasks, workers)
+        latency_groups = latency_by_profile(tasks, workers, latencies)
         worker_groups = {str(key): group for key, group in workers.groupby("profile")}
         total = float(defined(earnings).sum())
         empty = pd.Series(np.empty(0), dtype=np.float64)

@@ -291,14 +291,18 @@ class Board:
         remaining = (self.session_end[g] - self.env.now) / self.speed[g]
         return ob.expected <= remaining and self.eligible(w, ob)
 
-    def look(self, w: int) -> int:
+    def look(self, w: int, hungry: bool | None = None) -> int:
         """Worker ``w`` looks at the board and claims what it can; returns the number claimed.
+        ``hungry``: whether it can claim (:meth:`can_claim`), when the caller has just checked.
 
         A batch whose window round is still open (window rules) is entered instead of claimed:
-        the rule picks the winners when the round closes.
+        the rule picks the winners when the round closes. Only a claim changes whether the
+        worker can claim more, so that is checked again after each claim only.
         """
         claimed = 0
-        while self.can_claim(w) and (ob := self.acceptable(w)) is not None:
+        if hungry is None:
+            hungry = self.can_claim(w)
+        while hungry and (ob := self.acceptable(w)) is not None:
             if ob.entrants is not None:
                 ob.entrants.append(w)
                 ob.entered.add(w)
@@ -308,7 +312,8 @@ class Board:
             ob.open = t + 1 < ob.end
             self._claim(w, t)
             claimed += 1
-        self.update(w)
+            hungry = self.can_claim(w)
+        self._settle(w, hungry)
         return claimed
 
     # -- window rules: a round of candidates after each release --------------------------
@@ -338,7 +343,10 @@ class Board:
     def update(self, w: int) -> None:
         """After worker ``w`` looked (or won a round): idle for the engine if it can still
         claim here, gone if not; then the market's own bookkeeping, if it keeps any."""
-        hungry = self.can_claim(w)
+        self._settle(w, self.can_claim(w))
+
+    def _settle(self, w: int, hungry: bool) -> None:
+        """:meth:`update` with ``hungry`` = :meth:`can_claim` of ``w``, already known."""
         self.hungry[w] = self.free[w] = hungry
         if hungry:
             self.discovery.idle(w)

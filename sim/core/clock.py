@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
@@ -75,12 +75,22 @@ class Clock(simpy.Environment):
         heappush(self._queue, (when, NORMAL, next(self._eid), _Call(callback, value)))
 
     def step(self) -> None:
-        """Run the side call if it is due before the next event, else process that event."""
+        """Run the side call if it is due before the next event, else process that event (a
+        scheduled callback of :meth:`call_later` or :meth:`call_at` directly: it never fails
+        and has one callback, so SimPy's checks for failed events have nothing to do)."""
         queue = self._queue
-        if queue and self.side_time < queue[0][0]:
-            self._now = self.side_time
-            self.side_call()
-            return
+        if queue:
+            head = queue[0]
+            if self.side_time < head[0]:
+                self._now = self.side_time
+                self.side_call()
+                return
+            if type(head[3]) is _Call:
+                self._now, _, _, call = heappop(queue)
+                callbacks, call.callbacks = call.callbacks, None
+                for callback in callbacks:
+                    callback(call)
+                return
         super().step()
 
 

@@ -146,7 +146,7 @@ class Platform:
         if queue:
             self._start(w, queue.popleft())
         if board.can_claim(local):
-            board.look(local)  # a worker who just finished a task looks at that board at once
+            board.look(local, True)  # a worker who just finished a task looks there at once
         if len(self.apps[w]) > 1:
             self._recheck(w, board)
 

@@ -259,9 +259,9 @@ def fit(
     fitted: dict[str, float] = {}
 
     def changes(values: dict[str, float]) -> dict[str, float]:
-        return {path: v for name, v in values.items()
+        return {path: x for name, v in values.items()
                 for stage in spec.fit if name in stage.parameters
-                for path in stage.parameters[name].paths}
+                for path, x in stage.parameters[name].written(v).items()}
 
     for k, stage in enumerate(spec.fit):
         names = list(stage.parameters)
@@ -291,7 +291,8 @@ def fit(
                                    options={"xatol": stage.tolerance, "maxiter": stage.max_evals})
             values = [best.x]
         else:
-            start = [min(max(f(float(get_path(scn.to_dict(), p.paths[0]))), lo), hi)
+            start = [min(max(f(float(get_path(scn.to_dict(), p.paths[0]))
+                               / (p.factors[0] if p.factors else 1.0)), lo), hi)
                      for f, p, (lo, hi) in zip(to_x, params, bounds, strict=True)]
             best = minimize(objective, start, method="Powell", bounds=bounds,
                             options={"xtol": stage.tolerance, "ftol": 1e-3,

@@ -279,13 +279,30 @@ class TargetSpec(StrictModel):
 
 
 class FitParameter(StrictModel):
-    """A free parameter: its value is written at every one of ``paths``, within ``bounds``."""
+    """A free parameter: its value is written at every one of ``paths`` (times that path's
+    factor when ``factors`` are given), within ``bounds``."""
 
     paths: tuple[str, ...] = Field(min_length=1, description=(
         "Scenario paths that all receive the parameter's value."))
+    factors: tuple[Annotated[float, Field(gt=0)], ...] | None = Field(default=None, description=(
+        "One positive multiplier per path: path i receives value x factors[i] (e.g. each "
+        "platform's demand in proportion to its size, with the parameter the demand per "
+        "thousand registrations). Default: every path receives the value itself."))
     bounds: tuple[float, float] = Field(description="Lowest and highest value searched.")
     log: bool = Field(default=False, description=(
         "Search on a log scale (for a positive parameter spanning orders of magnitude)."))
+
+    @model_validator(mode="after")
+    def _check(self) -> FitParameter:
+        if self.factors is not None and len(self.factors) != len(self.paths):
+            raise ValueError(f"factors: {len(self.factors)} given for {len(self.paths)} paths; "
+                             f"give one per path")
+        return self
+
+    def written(self, value: float) -> dict[str, float]:
+        """The scenario changes that set this parameter to ``value``."""
+        factors = self.factors or (1.0,) * len(self.paths)
+        return {p: value * f for p, f in zip(self.paths, factors, strict=True)}
 
 
 class FitStage(StrictModel):

@@ -146,3 +146,16 @@ def membership_note(scn: Scenario) -> str | None:
     return (f"the profiles' platform counts give about {implied:,.0f} registrations, the "
             f"platforms' registered add up to {stated:,.0f} (times scale): the realised "
             f"platform sizes will differ from the stated ones (the run reports them)")
+
+
+def scale_note(scn: Scenario) -> str | None:
+    """When ``scale`` samples the market (below 1), a reminder that it is an approximate
+    shortcut: it keeps volumes per worker (income, tasks, hours) but not the race, which
+    depends on how many workers compete (docs/calibration.md, "what scale does not
+    preserve"). None at full size."""
+    if scn.scale >= 1:
+        return None
+    return (f"scale {scn.scale:g} runs {scn.n_workers:,} of {scn.workers:,} workers: an "
+            f"approximate shortcut that keeps volumes per worker but not the race (fewer "
+            f"competitors: claims come later and the fastest workers win less than at full "
+            f"size; docs/calibration.md)")

@@ -34,7 +34,7 @@ SEEDS = (0, 1)
 HORIZON = "2d"
 TEST_WORKERS = 20_000
 """Most workers a shipped scenario is run with in the tests (a real-size market, such as
-france_2019_market's 333,366 workers, is scaled down to about this: its full-size runs are
+france_2019's 333,366 workers, is scaled down to about this: its full-size runs are
 benchmarks, BENCHMARKS.md)."""
 
 

@@ -18,7 +18,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"{args.scenario} is valid.\n")
     print(describe_scenario(scenario))
     print(f"\nExpected size of a run: {run_size.describe()}.")
-    note = size.membership_note(scenario)
-    if note:
-        print(f"\nNote: {note}.")
+    for note in (size.membership_note(scenario), size.scale_note(scenario)):
+        if note:
+            print(f"\nNote: {note}.")
     return EXIT_OK
