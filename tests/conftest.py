@@ -62,6 +62,7 @@ SLOW_TESTS: tuple[str, ...] = (
     "test_cli_compare.py::test_spec_file_in_a_subprocess_with_two_processes",
     "test_cli_compare.py::test_error_in_a_subprocess",
     "test_run_limits.py::test_empty_market_from_the_command_line",
+    "test_run_limits.py::test_memory_estimate_is_above_the_peak_and_not_far_above",
     # comparisons, sweeps and their resumption: several runs each
     "test_experiment.py::test_ample_supply_latency_equals_the_window",
     "test_experiment.py::test_resume_after_lost_run_files",

@@ -61,8 +61,10 @@ invariant, a NaN or an infinity, a child killed by a signal, or a bound exceeded
 Bounds
 ------
 Every run is sized first by the project's size guard with a limit of
-:data:`RUN_MEMORY_GIB` (1 GiB), so a case too large for the bounds is refused before it is built
-(a mutation deleting ``scale`` makes a full-size market). A case may use
+:data:`RUN_MEMORY_GIB` (0.5 GiB), so a case too large for the bounds is refused before it is
+built (a mutation deleting ``scale`` makes a full-size market: the whole French market over
+the short horizon is estimated at 0.73 GiB and takes minutes; the shortened shipped scenarios
+are estimated at about 0.18 GiB). A case may use
 :data:`MEMORY_BUDGET` (2 GiB) of address space beyond what the test process
 has mapped when it forks (``RLIMIT_AS``; about 3.6 GiB in all) and :data:`TIMEOUT` (60 s) of
 wall-clock time; the child is killed after that.
@@ -108,7 +110,7 @@ SCENARIOS = ROOT / "scenarios"
 TIMEOUT = 60.0
 """Wall-clock seconds a case may take (load, run and checks) before its child is killed."""
 MEMORY_BUDGET = 2 << 30
-RUN_MEMORY_GIB = 1.0
+RUN_MEMORY_GIB = 0.5
 """The size guard's limit for a case (``sim.run(..., max_memory=...)``): a case estimated
 above it is refused before it is built (a pass), well inside :data:`MEMORY_BUDGET`."""
 """Bytes of address space a case may map beyond what the test process had when it forked."""

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +164,7 @@ def test_clock_side_call_runs_in_time_order_without_an_event() -> None:
 # --------------------------------------------------------------------------- size guard
 
 @pytest.mark.parametrize("changes", [
-    {"workers": 10**9}, {"requesters.batches_per_day": 1e8}, {"horizon": "3000d"},
+    {"workers": 10**9}, {"requesters.batches_per_day": 1e8}, {"horizon": "3000d", "scale": 10},
     {"requesters.batches_per_day": 50_000}])
 def test_too_large_runs_are_refused_before_building(changes: dict[str, Any]) -> None:
     """Each of these allocated until the machine ran out of memory; now refused at once."""
@@ -191,6 +193,33 @@ def test_estimate_matches_the_drawn_size() -> None:
     assert week.batches == pytest.approx(res.tasks["batch_id"].nunique(), rel=0.15)
     draws = week.session_draws
     assert res.workers["sessions"].sum() <= draws  # each session comes from one draw
+
+
+PEAK_OF_A_RUN = """
+import sys
+import sim
+scn = sim.override(sim.load_scenario(sys.argv[1]), {"scale": float(sys.argv[2])})
+sim.run(scn, seed=0)
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(int(hwm.split()[1]) * 1024)
+"""
+"""A run in a fresh process, printing its peak resident memory: the high-water mark of this
+process's own memory (``VmHWM``), not ``ru_maxrss``, which Linux carries over ``exec`` from
+the parent (a pytest worker holding hundreds of MiB)."""
+
+
+def test_memory_estimate_is_above_the_peak_and_not_far_above() -> None:
+    """The size guard's memory estimate is above the measured peak of a run in a fresh process
+    (the guard must not let through a run that cannot fit) and not far above it (it must not
+    refuse runs that fit): the French pool at 5 % (16,668 workers, about 380,000 tasks), where
+    tasks, workers and session draws all weigh."""
+    path = str(Path(__file__).resolve().parents[1] / "scenarios" / "france_2019_pool.yaml")
+    scale = 0.05
+    out = subprocess.run([sys.executable, "-c", PEAK_OF_A_RUN, path, str(scale)], check=True,
+                         capture_output=True, text=True, timeout=300)
+    peak = float(out.stdout.split()[-1])
+    est = size.estimate(sim.override(sim.load_scenario(path), {"scale": scale})).memory
+    assert peak < est < 1.6 * peak, (peak, est)  # before issue 12 the estimate was 1.95 x peak
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -8,10 +8,12 @@ needs at its peak; :func:`check` refuses a run whose estimate is above a limit
 (:data:`DEFAULT_MAX_MEMORY` unless the caller raises it deliberately) with a
 :class:`~sim.errors.ScenarioError` that says what is large and how to proceed.
 
-The bytes per item were measured on the shipped scenarios (peak resident memory of a run minus
-that of the imported package, for 0.16 to 1 million tasks and 2,000 to 100,000 workers:
-about 730 bytes per task, 1,600 per worker, 40 per session draw); the estimate is meant to be
-within a factor of about 1.5, which is enough to stop a run that cannot fit.
+The bytes per item were measured on the shipped scenarios (peak resident memory of ``sim.run``
+in a fresh process, 6,000 to 7.8 million tasks, 1,500 to 333,366 workers; a least-squares fit
+of the relative error gave 133 MiB, 295 bytes per task, 1,030 per worker and 27 per session
+draw, within 4 % of every case, BENCHMARKS.md) and rounded up by about a third, so that the
+estimate stays above the peak: it is meant to be within a factor of about 1.5, which is enough
+to stop a run that cannot fit.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ GIB = float(1 << 30)
 DEFAULT_MAX_MEMORY = 12 * GIB
 """Largest estimated memory of a run accepted unless the caller raises the limit (12 GiB:
 half of a 24 GiB machine, so two runs in parallel still fit)."""
-BYTES_PER_TASK = 750.0
-BYTES_PER_WORKER = 1_600.0
-BYTES_PER_SESSION_DRAW = 48.0
+BYTES_PER_TASK = 400.0
+BYTES_PER_WORKER = 1_400.0
+BYTES_PER_SESSION_DRAW = 36.0
 BYTES_PER_REQUESTER = 1_000.0
-BYTES_BASE = 200.0 * (1 << 20)
+BYTES_BASE = 180.0 * (1 << 20)
 """Memory of the imported package and its libraries before a run."""
 
 
