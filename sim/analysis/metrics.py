@@ -242,15 +242,14 @@ def latency_by_profile(
 ) -> dict[str, pd.Series]:
     """Claim latencies (as :func:`claim_latency`, or ``latencies`` when already computed) split
     by the winner's profile, in order of profile name; profiles that won nothing are absent.
-    ``workers`` is only needed when ``tasks`` lacks ``winner_profile``. A categorical
-    ``winner_profile`` (as in run results) is split on its codes: no per-task object array,
-    which at full size (millions of tasks) is most of the summary's memory."""
+    ``workers`` is only needed when ``tasks`` lacks ``winner_profile``. Split on the
+    categorical profile's codes: no per-task object array, which at full size (millions of
+    tasks) was most of the summary's memory."""
     latencies = claim_latency(tasks) if latencies is None else latencies
     claimed = _column(tasks, "claimed_at").notna().to_numpy()
     winners = winner_profiles(tasks, workers)
-    if not isinstance(winners.dtype, pd.CategoricalDtype):
-        keys = winners.to_numpy(dtype=object)[claimed]
-        return {str(key): group for key, group in latencies.groupby(keys)}
+    if not isinstance(winners.dtype, pd.CategoricalDtype):  # e.g. looked up from ``workers``
+        winners = winners.astype("category")
     codes = winners.cat.codes.to_numpy()[claimed]
     names = [str(c) for c in winners.cat.categories]
     out: dict[str, pd.Series] = {}

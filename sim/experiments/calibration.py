@@ -291,8 +291,8 @@ def fit(
                                    options={"xatol": stage.tolerance, "maxiter": stage.max_evals})
             values = [best.x]
         else:
-            start = [min(max(f(float(get_path(scn.to_dict(), p.paths[0]))
-                               / (p.factors[0] if p.factors else 1.0)), lo), hi)
+            data = scn.to_dict()
+            start = [min(max(f(p.current(data)), lo), hi)
                      for f, p, (lo, hi) in zip(to_x, params, bounds, strict=True)]
             best = minimize(objective, start, method="Powell", bounds=bounds,
                             options={"xtol": stage.tolerance, "ftol": 1e-3,

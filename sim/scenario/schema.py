@@ -44,6 +44,7 @@ from sim.scenario.fields import (
 )
 from sim.scenario.market import MAX_PLATFORMS, Membership, PlatformEntry, merged
 from sim.scenario.messages import format_error
+from sim.scenario.paths import get_path
 from sim.scenario.supply import MarketSupply, ProfileSupply
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -303,6 +304,10 @@ class FitParameter(StrictModel):
         """The scenario changes that set this parameter to ``value``."""
         factors = self.factors or (1.0,) * len(self.paths)
         return {p: value * f for p, f in zip(self.paths, factors, strict=True)}
+
+    def current(self, data: dict[str, Any]) -> float:
+        """The parameter's value in the scenario ``data`` (read at its first path)."""
+        return float(get_path(data, self.paths[0])) / (self.factors[0] if self.factors else 1.0)
 
 
 class FitStage(StrictModel):
