@@ -10,6 +10,7 @@ position q * (n - 1).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -147,6 +148,22 @@ def test_hhi() -> None:
     assert metrics.hhi([1, 0, 2, 6]) == pytest.approx(41 / 81)
     assert math.isnan(metrics.hhi([]))
     assert math.isnan(metrics.hhi([0, 0]))
+
+
+def test_gini_and_hhi_sums_are_exact_on_any_machine() -> None:
+    """Their sums are correctly rounded, so every machine gives the same float: checked against
+    exact rational arithmetic on data where a BLAS dot product (whose kernel, and so its order
+    of additions, depends on the CPU) is off in the last bit on some machines."""
+    rng = np.random.default_rng(8)  # np.dot is off in the last bit here on AVX2 and AVX-512
+    counts = rng.integers(0, 50, 2_000).astype(float)
+    shares = counts / counts.sum()
+    exact = float(sum(Fraction(p) for p in (shares * shares).tolist()))
+    assert metrics.hhi(counts) == exact
+    x = np.sort(rng.lognormal(0, 2, 2_000))
+    products = np.arange(1, x.size + 1, dtype=float) * x
+    n, total = x.size, x.sum()
+    exact_sum = float(sum(Fraction(p) for p in products.tolist()))
+    assert metrics.gini(x) == 2.0 * exact_sum / (n * total) - (n + 1) / n
 
 
 def test_top_task_share_counts_all_workers() -> None:

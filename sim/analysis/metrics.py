@@ -141,7 +141,7 @@ def gini(values: ArrayLike) -> float:
     if total == 0:
         return 0.0
     ranks = np.arange(1, n + 1, dtype=np.float64)
-    return float(2.0 * np.dot(ranks, np.sort(x)) / (n * total) - (n + 1) / n)
+    return 2.0 * exact_sum(ranks * np.sort(x)) / (n * total) - (n + 1) / n
 
 
 def lorenz(values: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -279,7 +279,17 @@ def hhi(counts: ArrayLike) -> float:
     if x.size == 0 or total == 0:
         return math.nan
     shares = x / total
-    return float(np.dot(shares, shares))
+    return exact_sum(shares * shares)
+
+
+def exact_sum(x: NDArray[np.float64]) -> float:
+    """The correctly rounded sum of ``x`` (``math.fsum``): the same float on every machine.
+
+    A dot product (``np.dot``) goes to BLAS, whose kernel is chosen for the CPU at run time
+    and adds in its own order: the Gini and HHI of the same run differed in the last bit
+    between an AVX2 and an AVX-512 machine, which broke the regression digests.
+    """
+    return math.fsum(x.tolist())
 
 
 def top_task_share(counts: ArrayLike, fraction: float = 0.1) -> float:
