@@ -139,12 +139,14 @@ def test_events_scheduled_reads_simpy_counter() -> None:
 
 def test_clock_side_call_runs_in_time_order_without_an_event() -> None:
     """The side call runs at its time (after events due then, before later ones), is not an
-    event, and is not run at the ``until`` of a run; fails clearly if SimPy renames ``_queue``
-    or ``_now``."""
+    event, and is not run at the ``until`` of a run; the clock's ``now`` follows SimPy's own
+    events; a scheduled call runs at its time with its value. Fails clearly if SimPy renames
+    ``_queue`` or ``_now``."""
     env = clock.Clock()
     seen: list[tuple[str, float]] = []
     for t in (3.0, 5.0, 10.0):
-        env.timeout(t).callbacks.append(lambda _, t=t: seen.append(("event", t)))
+        env.timeout(t).callbacks.append(lambda _: seen.append(("event", env.now)))
+    env.call_at(12.0, lambda value: seen.append((value, env.now)), "call")
 
     def side() -> None:
         seen.append(("side", env.now))
@@ -153,9 +155,10 @@ def test_clock_side_call_runs_in_time_order_without_an_event() -> None:
     env.side_time, env.side_call = 5.0, side
     env.run(until=20.0)
     assert seen == [("event", 3.0), ("event", 5.0), ("side", 5.0), ("side", 7.0),
-                    ("event", 10.0)]
-    plain = simpy.Environment()  # the same events without side calls
-    for t in (3.0, 5.0, 10.0):
+                    ("event", 10.0), ("call", 12.0)]
+    assert env.now == 20.0
+    plain = simpy.Environment()  # the same events without side calls, the call a timeout
+    for t in (3.0, 5.0, 10.0, 12.0):
         plain.timeout(t)
     plain.run(until=20.0)
     assert clock.events_scheduled(env) == clock.events_scheduled(plain)

@@ -12,7 +12,6 @@ its platforms.
 
 from __future__ import annotations
 
-from array import array
 from itertools import accumulate
 from typing import TYPE_CHECKING, Protocol
 
@@ -133,7 +132,10 @@ class Board:
         self.online, self.held = market.online, market.held
         self.session_end, self.speed = market.session_end, market.speed
         self.updated = market.updated if market.watches_looks else None
-        self.shared = False  # True when the market has other boards (set by the market)
+        self.shared = False  # True when the market has other boards (set by join)
+        self.settles_busy = True  # whether a look that changes nothing needs settling (join)
+        self.max_claimed = spec.platform.max_claimed
+        self.daily_cap = spec.platform.daily_cap or NO_CAP
         identity = len(members) == market.pop.size  # everyone: local ids are market ids
         self.local = range(len(members)) if identity else \
             {g: w for w, g in enumerate(self.members)}
@@ -149,8 +151,6 @@ class Board:
         self.scn = scn
         self.demand = market.demand
         self.discovery: Discovery | None = None
-        self.max_claimed = plat.max_claimed
-        self.daily_cap = plat.daily_cap or NO_CAP
         # the board: the open batches (and those closed since the last compaction) in release
         # order, and per online worker the index before which nothing is acceptable to it for
         # the rest of its session (what it rejects for type, region, pay or length stays
@@ -183,6 +183,12 @@ class Board:
         self.profile = view.profile.tolist()
         self.region = view.region.tolist()
         self.reservation = view.reservation_pay.tolist()
+
+    def join(self, shared: bool) -> None:
+        """The market says whether it has other boards than this one."""
+        self.shared = shared
+        # a worker busy before a look and after it needs settling only for one of these
+        self.settles_busy = shared or self.updated is not None or self.daily_cap < NO_CAP
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -257,9 +263,13 @@ class Board:
 
     def acceptable(self, w: int) -> OpenBatch | None:
         """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
+        batches, i = self.batches, self.cursor[w]
+        n = len(batches)
+        if i == n:  # nothing was released since it last stepped over everything
+            return None
         g = self.members[w]
         remaining = (self.session_end[g] - self.env.now) / self.speed[g]
-        batches, skip, i, n = self.batches, self.skip, self.cursor[w], len(self.batches)
+        skip = self.skip
         # what eligible() reads of the worker, read once
         accepts, region, reservation = (self.accepts_list[self.profile[w]], self.region[w],
                                         self.reservation[w])
@@ -286,20 +296,22 @@ class Board:
                 self.cursor[w] = i
         return None
 
-    def _fits(self, w: int, ob: OpenBatch) -> bool:
+    def has_time(self, w: int, ob: OpenBatch) -> bool:
+        """Worker ``w`` can still do a task of ``ob`` before its session ends."""
         g = self.members[w]
-        remaining = (self.session_end[g] - self.env.now) / self.speed[g]
-        return ob.expected <= remaining and self.eligible(w, ob)
+        return ob.expected <= (self.session_end[g] - self.env.now) / self.speed[g]
 
-    def look(self, w: int, hungry: bool | None = None) -> int:
-        """Worker ``w`` looks at the board and claims what it can; returns the number claimed.
-        ``hungry``: whether it can claim (:meth:`can_claim`), when the caller has just checked.
+    def _fits(self, w: int, ob: OpenBatch) -> bool:
+        return self.has_time(w, ob) and self.eligible(w, ob)
+
+    def look(self, w: int, hungry: bool | None = None) -> None:
+        """Worker ``w`` looks at the board and claims what it can. ``hungry``: whether it can
+        claim (:meth:`can_claim`), when the caller has just checked.
 
         A batch whose window round is still open (window rules) is entered instead of claimed:
         the rule picks the winners when the round closes. Only a claim changes whether the
         worker can claim more, so that is checked again after each claim only.
         """
-        claimed = 0
         if hungry is None:
             hungry = self.can_claim(w)
         while hungry and (ob := self.acceptable(w)) is not None:
@@ -310,11 +322,11 @@ class Board:
             t = ob.next
             ob.next = t + 1
             ob.open = t + 1 < ob.end
-            self._claim(w, t)
-            claimed += 1
-            hungry = self.can_claim(w)
-        self._settle(w, hungry)
-        return claimed
+            g = self.market.claim(self, w, t)
+            hungry = self.held[g] < self.max_claimed and self.can_claim(w)
+        if hungry or self.free[w] or self.settles_busy:
+            self._settle(w, hungry)
+        # else: busy before and still, one platform, no cap nor hook: nothing to settle
 
     # -- window rules: a round of candidates after each release --------------------------
     def _open_round(self, ob: OpenBatch) -> None:
@@ -334,7 +346,7 @@ class Board:
             winners = self.rule.choose(candidates, ob.left, self, self.rule_rng)
             for w in winners.tolist():
                 ob.next += 1
-                self._claim(w, ob.next - 1)
+                self.market.claim(self, w, ob.next - 1)
                 self.update(w)
         ob.open = ob.left > 0
         if ob.open:
@@ -346,14 +358,20 @@ class Board:
         self._settle(w, self.can_claim(w))
 
     def _settle(self, w: int, hungry: bool) -> None:
-        """:meth:`update` with ``hungry`` = :meth:`can_claim` of ``w``, already known."""
-        self.hungry[w] = self.free[w] = hungry
+        """:meth:`update` with ``hungry`` = :meth:`can_claim` of ``w``, already known.
+
+        A worker that could not claim before the look and still cannot (one who finished a
+        task and claimed the next) is already gone for the engine: nothing was armed for it
+        since (arming needs it free), so telling the engine again would change nothing.
+        """
         if hungry:
+            self.hungry[w] = self.free[w] = True
             self.discovery.idle(w)
         else:
             if self.shared:  # its phase matters when it is free again (resumed)
                 self.discovery.looked(w)
-            self.discovery.gone(w)
+            if self.free[w]:
+                self.leave(w)
             if self.online[self.members[w]] and self.claims_today[w] >= self.daily_cap:
                 self.capped.add(w)
         if self.updated is not None:
@@ -365,18 +383,16 @@ class Board:
         hungry = self.can_claim(w)
         if hungry == self.free[w]:
             return
-        self.hungry[w] = self.free[w] = hungry
         if hungry:
+            self.hungry[w] = self.free[w] = True
             self.discovery.resumed(w)
         else:
-            self.discovery.gone(w)
+            self.leave(w)
 
-    def _claim(self, w: int, t: int) -> None:
-        now = self.env.now
-        self.claims_today[w] += 1
-        self.claims[w] += 1
-        self.last_claim[w] = now
-        self.market.claim(self.members[w], t, now)
+    def leave(self, w: int) -> None:
+        """Worker ``w``, free here until now, cannot claim here any more: the engine drops it."""
+        self.hungry[w] = self.free[w] = False
+        self.discovery.gone(w)
 
     # -- what rules see -----------------------------------------------------------------
     def earned_this_period(self, workers: np.ndarray) -> np.ndarray:
@@ -424,12 +440,12 @@ class Board:
                 self.look(w)
 
 
-def column(typecode: str, values: np.ndarray) -> array:
-    """A typed array (``typecode`` of :mod:`array`) holding ``values``; ``np.asarray`` reads
-    it back without a copy."""
-    out = array(typecode)
-    out.frombytes(np.ascontiguousarray(values, dtype=_DTYPES[typecode]).tobytes())
-    return out
+def column(dtype: type, values: np.ndarray) -> memoryview:
+    """``values`` as a flat buffer of ``dtype``, copied only if they are not one already.
 
-
-_DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8, "h": np.int16}
+    Indexing the buffer from Python reads and writes plain ints and floats about as fast as a
+    list (no float object kept per entry: a full-size market has millions of tasks), and
+    ``np.asarray`` reads it back without a copy. A column made from an input array (the
+    demand's) shares its memory: the simulation only reads those.
+    """
+    return memoryview(np.ascontiguousarray(values, dtype=dtype))

@@ -12,12 +12,14 @@
   event loop runs without it being an event. The race engine's arrivals at the board use it:
   at full market size nearly every task is claimed by an arrival, and an arrival as a SimPy
   ``Timeout`` costs an object, a push and a pop on the heap of every pending event; the engine
-  keeps its own heap of arrivals and only needs "run me at the earliest of them". The side
-  call reads and sets SimPy's private ``_queue`` and ``_now``, also pinned by a test.
-* :meth:`Clock.call_later`: a callback after a delay, scheduled exactly as a ``Timeout`` (same
-  time, priority and event number, so the same order and count of events) but without
-  building one: the completion of every task is scheduled this way; :meth:`Clock.call_at`
-  the same at an absolute time (the chain of session starts and ends).
+  keeps its own heap of arrivals and only needs "run me at the earliest of them". The clock
+  reads SimPy's private ``_queue`` and takes over its ``_now``, also pinned by a test.
+* :meth:`Clock.call_at`: a callback at a time, scheduled exactly as a ``Timeout`` (same time,
+  priority and event number, so the same order and count of events) but without building
+  one: the queue's entry holds the callback and its value. The completion of every task and
+  the chain of session starts and ends are scheduled this way.
+* :attr:`Clock.now` is a plain attribute (SimPy's is a property over ``_now``, which the clock
+  turns into a property over ``now`` for SimPy's own loop).
 """
 
 from __future__ import annotations
@@ -59,51 +61,52 @@ class Clock(simpy.Environment):
     a side call due at ``until``, as it does before an ordinary event.
     """
 
+    now: float = 0.0
+    """The current time, a plain attribute: SimPy's ``now`` is a property over ``_now``, and the
+    hot path reads the time several times a task (a property call each)."""
+
+    @property
+    def _now(self) -> float:
+        """SimPy's private clock, read and written by its own loop: kept in :attr:`now`."""
+        return self.now
+
+    @_now.setter
+    def _now(self, value: float) -> None:
+        self.now = value
+
     def __init__(self) -> None:
         super().__init__()
         self.side_time = math.inf
         self.side_call: Callable[[], None] = _nothing
 
-    def call_later(self, delay: float, callback: Callable[[Any], None], value: Any) -> None:
-        """Call ``callback(event)`` after ``delay`` seconds, ``event.value`` being ``value``:
-        what ``timeout(delay, value).callbacks.append(callback)`` does, without a Timeout."""
-        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), _Call(callback, value)))
-
     def call_at(self, when: float, callback: Callable[[Any], None], value: Any) -> None:
-        """Call ``callback(event)`` at the time ``when`` exactly (not before now), as an event
-        scheduled now; ``event.value`` is ``value``."""
-        heappush(self._queue, (when, NORMAL, next(self._eid), _Call(callback, value)))
+        """Call ``callback(value)`` at the time ``when`` (not before now), as an event scheduled
+        now: with ``when = now + delay``, exactly as ``timeout(delay, value)`` would be (same
+        time, priority and event number), but the queue's entry is the callback and its
+        value, not an event."""
+        heappush(self._queue, (when, NORMAL, next(self._eid), callback, value))
 
     def step(self) -> None:
-        """Run the side call if it is due before the next event, else process that event (a
-        scheduled callback of :meth:`call_later` or :meth:`call_at` directly: it never fails
-        and has one callback, so SimPy's checks for failed events have nothing to do)."""
+        """Process events up to the next SimPy event, that one included (SimPy's ``run`` calls
+        ``step`` until its ``until`` event stops it, so one call may do many steps: a call a
+        step costs time at millions of tasks).
+
+        In time order: the side call when it is due before the next event; a callback of
+        :meth:`call_at` (an entry of five: time, priority, number, callback, value), called
+        directly; then SimPy's own next event, through its step.
+        """
         queue = self._queue
-        if queue:
+        while queue:
             head = queue[0]
             if self.side_time < head[0]:
-                self._now = self.side_time
+                self.now = self.side_time
                 self.side_call()
-                return
-            if type(head[3]) is _Call:
-                self._now, _, _, call = heappop(queue)
-                callbacks, call.callbacks = call.callbacks, None
-                for callback in callbacks:
-                    callback(call)
-                return
+            elif len(head) == 5:
+                self.now, _, _, callback, value = heappop(queue)
+                callback(value)
+            else:
+                break
         super().step()
-
-
-class _Call:
-    """A scheduled callback: what SimPy's loop reads of an event (``callbacks``, ``_ok``) and
-    the ``value`` the callback reads."""
-
-    __slots__ = ("_ok", "callbacks", "value")
-
-    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
-        self.callbacks: list[Callable[[Any], None]] | None = [callback]
-        self._ok = True
-        self.value = value
 
 
 def _nothing() -> None:

@@ -14,8 +14,8 @@ agree statistically (tests/test_engines.py).
 
 from __future__ import annotations
 
-import heapq
 import math
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
@@ -27,6 +27,7 @@ from sim.foundation.streams import Streams
 from sim.scenario.schema import Scenario
 
 INF = math.inf
+NONE_LEFT = np.empty(0, dtype=np.int64)  # a wave's positions left to sort, when none are
 FRONT = 64  # fewest arrivals of a wave sorted at once (more for a large batch)
 
 
@@ -79,8 +80,8 @@ class _Wave:
     __slots__ = ("arrays", "batch", "chunk", "engine", "keys", "next", "rest", "versions",
                  "workers")
 
-    def __init__(self, engine: RaceEngine, batch: OpenBatch, arrays: tuple[np.ndarray, ...],
-                 chunk: int) -> None:
+    def __init__(self, engine: RaceEngine, batch: OpenBatch | _Anything,
+                 arrays: tuple[np.ndarray, ...] | None, chunk: int) -> None:
         self.engine = engine
         self.batch = batch
         self.arrays = arrays  # (keys, tiebreaks, workers, versions) of the release
@@ -90,7 +91,15 @@ class _Wave:
         self.workers: list[int] = []
         self.versions: list[int] = []  # each worker's state version when armed
         self.next = 0
-        self.refill()
+        if arrays is not None:
+            self.refill()
+
+    @classmethod
+    def of_one(cls, engine: RaceEngine, worker: int, key: float, version: int) -> _Wave:
+        """A wave of one arrival, already in order (a resumed worker's): no arrays to sort."""
+        wave = cls(engine, ANYTHING, None, 1)
+        wave.keys, wave.workers, wave.versions = [key], [worker], [version]
+        return wave
 
     def refill(self) -> bool:
         """Sort the next arrivals into the front; False when none are left.
@@ -98,6 +107,8 @@ class _Wave:
         Exactly the order of one full sort by (key, tiebreak): every arrival with a key up to
         the chunk's largest key is taken (ties included), so nothing later can precede them.
         """
+        if self.arrays is None:  # a wave of one: nothing more to sort
+            return False
         keys, ties, workers, versions = self.arrays
         rest = self.rest
         left = len(keys) if rest is None else len(rest)
@@ -112,10 +123,10 @@ class _Wave:
             else:
                 take, self.rest = rest[front], rest[~front]
             self.chunk *= 2  # geometric: a wave consumed to its end costs O(n log n) at most
-        else:
-            take = np.arange(len(keys)) if rest is None else rest
-            self.rest = take[:0]
-        order = take[np.lexsort((ties[take], keys[take]))]
+        else:  # all that are left (None: the whole wave, at once, the common case)
+            take, self.rest = rest, NONE_LEFT
+        order = np.lexsort((ties, keys)) if take is None else \
+            take[np.lexsort((ties[take], keys[take]))]
         self.keys = keys[order].tolist()
         self.workers = workers[order].tolist()
         self.versions = versions[order].tolist()
@@ -138,7 +149,7 @@ class Arrivals:
     def push(self, key: float, wave: _Wave) -> None:
         """A wave waits for its next arrival, at ``key``."""
         self.count += 1
-        heapq.heappush(self.heap, (key, self.count, wave))
+        heappush(self.heap, (key, self.count, wave))
 
     def schedule(self) -> None:
         """Ask the clock to call :meth:`_arrive` at the earliest pending arrival.
@@ -154,9 +165,9 @@ class Arrivals:
             self.target = env.side_time = INF
 
     def _arrive(self) -> None:
-        target = self.target
-        while self.heap and self.heap[0][0] <= target:
-            wave = heapq.heappop(self.heap)[2]
+        target, heap = self.target, self.heap
+        while heap and heap[0][0] <= target:
+            wave = heappop(heap)[2]
             engine = wave.engine
             w, armed = wave.workers[wave.next], wave.versions[wave.next]
             wave.next += 1
@@ -171,6 +182,7 @@ class _Anything:
     the board when it arrives (always open; the arrival is dropped when nothing is)."""
 
     open = True
+    expected = math.inf  # fits no session: the board is searched (Board.has_time)
 
 
 ANYTHING = _Anything()
@@ -199,6 +211,7 @@ class RaceEngine(_Engine):
         self.key_version = np.full(n, -1, dtype=np.int64)
         self.tiebreak = streams.rng("tiebreak")
         self.arrivals = arrivals or Arrivals(env)
+        self.memoryless = bool((self.mode == MEMORYLESS).any())  # any member's clock memoryless
 
     def idle(self, w: int) -> None:
         self.anchor[w] = self.env.now
@@ -226,17 +239,19 @@ class RaceEngine(_Engine):
             if per.any():
                 key[per] = self._periodic_keys(cand[per], now)
             drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
-            memoryless = mode == MEMORYLESS
-            mem = memoryless & ~drawn  # a memoryless clock already drawn is kept
-            if mem.any():
-                key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
-            kept = memoryless & drawn
-            if kept.any():
-                key[kept] = self.key[cand[kept]]
+            if self.memoryless:
+                memoryless = mode == MEMORYLESS
+                mem = memoryless & ~drawn  # a memoryless clock already drawn is kept
+                if mem.any():
+                    key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
+                kept = memoryless & drawn
+                if kept.any():
+                    key[kept] = self.key[cand[kept]]
             note = mode == NOTIFICATION
             if note.any():  # an earlier notification still pending wins
-                fresh = now + self._reaction_delays(cand[note])
-                pending = np.where(drawn[note], self.key[cand[note]], INF)
+                notified = cand[note]
+                fresh = now + self._reaction_delays(notified)
+                pending = np.where(drawn[note], self.key[notified], INF)
                 key[note] = np.minimum(fresh, pending)
         self.key[cand] = key
         self.key_version[cand] = version
@@ -253,15 +268,16 @@ class RaceEngine(_Engine):
         if mode == NOTIFICATION:
             return
         now = self.env.now
-        one = np.array([w])
-        if mode == PERIODIC:
-            key = self._periodic_keys(one, now)
-        else:
-            key = now + self.rng.exponential(self.intervals[one])
-        version = self.version[one]
-        self.key[w], self.key_version[w] = key[0], version[0]
+        interval = self.interval[w]
+        version = int(self.version[w])
+        if mode == PERIODIC:  # _periodic_keys of one worker, in scalars (the same floats)
+            anchor = float(self.anchor[w])
+            key = max(anchor + max(math.ceil((now - anchor) / interval), 1) * interval, now)
+        else:  # a memoryless clock, kept for the releases to come (``key`` is read for these)
+            key = now + self.rng.exponential(interval)
+            self.key[w], self.key_version[w] = key, version
         # pushed only if the board has something for it now (push checks, else drops it)
-        self.push(_Wave(self, ANYTHING, (key, np.zeros(1), one, version), 1))
+        self.push(_Wave.of_one(self, w, key, version))
         self.arrivals.schedule()
 
     def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:
@@ -282,8 +298,11 @@ class RaceEngine(_Engine):
             w = workers[i]
             # an entry is live while the worker has not looked since, and the board still has
             # something for it (the board only gains tasks through a release, which arms anew;
-            # the worker's refresh phase, memoryless clock or pending notification is kept)
-            if versions[i] == version[w] and platform.acceptable(w) is not None:
+            # the worker's refresh phase, memoryless clock or pending notification is kept):
+            # the wave's own batch, if it still fits the worker's session (it was eligible when
+            # armed), else any other
+            if versions[i] == version[w] and (platform.has_time(w, wave.batch)
+                                               or platform.acceptable(w) is not None):
                 wave.next = i
                 self.arrivals.push(keys[i], wave)
                 return

@@ -67,7 +67,7 @@ class _Sessions:
         if self.times:
             env.call_at(self.times[0], self._happen, None)
 
-    def _happen(self, event: object) -> None:
+    def _happen(self, _: None) -> None:
         """The next session starts or ends; the one after is scheduled."""
         i = self.next
         self.next = i + 1
@@ -182,7 +182,7 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
         task_requester=demand.batch_requester[batch],
         task_type=demand.batch_type[batch],
         task_region=demand.batch_region[batch],
-        task_reward=demand.batch_reward[batch],
+        task_reward=np.asarray(platform.task_reward),  # the batch's reward, per task
         task_effort=demand.batch_effort[batch],
         task_released=demand.batch_released[batch],
         task_expires=demand.batch_expires[batch],

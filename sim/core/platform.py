@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import simpy
 
 from sim.core.board import Board, column
 from sim.core.clock import Clock
@@ -34,6 +33,8 @@ class Platform:
         self.demand = demand
         n, m = pop.size, demand.n_tasks
         self.boards: list[Board] = []
+        self.shared = False  # True with several boards (set by connect)
+        self._completion = self._complete  # bound once: scheduled at every task's start
         # per worker, (board, local id) of each of its platforms in the order it opens them
         self.apps: list[list[tuple[Board, int]]] = []  # set by connect
         # worker state (python lists: fast scalar access in the hot path)
@@ -47,27 +48,28 @@ class Platform:
         self.earnings = [0.0] * n
         self.work_time = [0.0] * n
         self.unpaid_work = [0.0] * n
-        # task records (columnar, filled during the run) and the tasks' own numbers: typed
-        # arrays (8 bytes a task, no float object per entry: a full-size market has millions
-        # of tasks) with fast scalar access from Python
-        self.claimed_at = column("d", np.full(m, np.nan))
-        self.started_at = column("d", np.full(m, np.nan))
-        self.completed_at = column("d", np.full(m, np.nan))
-        self.worker = column("q", np.full(m, -1, dtype=np.int64))
-        self.status = column("b", np.full(m, OPEN, dtype=np.int8))
+        # task records (columnar, filled during the run) and the tasks' own numbers: flat
+        # typed buffers (8 bytes a task, no float object per entry: a full-size market has
+        # millions of tasks) with fast scalar access from Python (board.column)
+        self.claimed_at = column(np.float64, np.full(m, np.nan))
+        self.started_at = column(np.float64, np.full(m, np.nan))
+        self.completed_at = column(np.float64, np.full(m, np.nan))
+        self.worker = column(np.int64, np.full(m, -1, dtype=np.int64))
+        self.status = column(np.int8, np.full(m, OPEN, dtype=np.int8))
         task_batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
-        self.task_board = column("h", demand.batch_platform[task_batch])
+        self.task_board = column(np.int16, demand.batch_platform[task_batch])
         self.batch_board = demand.batch_platform.tolist()
-        self.task_reward = column("d", demand.batch_reward[task_batch])
-        self.task_work = column("d", demand.batch_effort[task_batch] * demand.task_spread)
-        self.task_travel = column("d", demand.task_travel)
-        self.task_draw = column("d", demand.task_approval_draw)
+        self.task_reward = column(np.float64, demand.batch_reward[task_batch])
+        self.task_work = column(np.float64, demand.batch_effort[task_batch] * demand.task_spread)
+        self.task_travel = column(np.float64, demand.task_travel)
+        self.task_draw = column(np.float64, demand.task_approval_draw)
 
     def connect(self, boards: list[Board], offsets: np.ndarray | None,
                 platform_of: np.ndarray | None) -> None:
         """Take the market's boards and give each worker its apps, in the order it opens them
         (its memberships' draw order; with one platform, that one)."""
         self.boards = boards
+        self.shared = len(boards) > 1
         if platform_of is None:
             self.apps = [[(boards[0], g)] for g in range(self.pop.size)]
         else:
@@ -75,7 +77,7 @@ class Platform:
             self.apps = [[(boards[p], boards[p].local[g]) for p in mine[offsets[g]:offsets[g + 1]]]
                          for g in range(self.pop.size)]
         for board in boards:
-            board.shared = len(boards) > 1
+            board.join(self.shared)
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -83,8 +85,15 @@ class Platform:
         self.boards[self.batch_board[b]].release(b)
 
     # -- claims and work ----------------------------------------------------------------
-    def claim(self, w: int, t: int, now: float) -> None:
-        """Worker ``w`` has claimed task ``t`` (on the task's platform) at ``now``."""
+    def claim(self, board: Board, local: int, t: int) -> int:
+        """Worker ``local`` of ``board`` claims task ``t`` of that board now: the board's
+        records of the member and the market's of the task and the worker (one call a claim,
+        on the hot path); returns the worker's market id."""
+        now = self.env.now
+        board.claims_today[local] += 1
+        board.claims[local] += 1
+        board.last_claim[local] = now
+        w = board.members[local]
         self.claimed_at[t] = now
         self.worker[t] = w
         self.status[t] = CLAIMED
@@ -95,14 +104,21 @@ class Platform:
             self.queue[w].append(t)
         else:
             self.queue[w] = deque((t,))
-        if len(self.apps[w]) > 1:  # on other platforms too
-            self._recheck(w, self.boards[self.task_board[t]])
+        if self.shared and len(self.apps[w]) > 1:  # on other platforms too
+            self._recheck(w, board)
+        return w
 
     def _recheck(self, w: int, board: Board | None) -> None:
-        """Worker ``w``'s tasks changed: its other platforms see whether it can claim."""
+        """Worker ``w``'s tasks changed: its other platforms see whether it can claim (where it
+        holds the platform's maximum now, it cannot)."""
+        held = self.held[w]
         for other, local in self.apps[w]:
-            if other is not board:
+            if other is board:
+                continue
+            if held < other.max_claimed:
                 other.recheck(local)
+            elif other.free[local]:  # it holds that platform's maximum now
+                other.leave(local)
 
     watches_looks = False
     """True when :meth:`updated` must hear of every look (adaptive supply's patience)."""
@@ -115,13 +131,15 @@ class Platform:
         now = self.env.now
         self.current[w] = t
         self.started_at[t] = now
-        duration = self.task_work[t] * self.speed[w] + self.task_travel[t]
-        if now + duration < self.session_end[w]:  # at the very end, the session ends first
-            self.env.call_later(duration, self._complete, (w, t))
+        done = now + (self.task_work[t] * self.speed[w] + self.task_travel[t])
+        if done < self.session_end[w]:  # at the very end, the session ends first
+            self.env.call_at(done, self._completion, t)  # the time a delay from now would reach
         # otherwise the session ends first and the task is abandoned then
 
-    def _complete(self, event: simpy.Event) -> None:
-        w, t = event.value
+    def _complete(self, t: int) -> None:
+        """Task ``t`` is done (its worker's): approved or rejected, paid, the next one started,
+        and the worker looks at that platform again."""
+        w = self.worker[t]
         now = self.env.now
         self.completed_at[t] = now
         spent = now - self.started_at[t]
@@ -134,20 +152,20 @@ class Platform:
             self.work_time[w] += spent
             board.earnings[local] += reward  # its ledger on that platform
             board.approved[local] += 1
-            for totals in board.period_totals:
-                totals.add(local, now, reward)
+            if board.period_totals:
+                for totals in board.period_totals:
+                    totals.add(local, now, reward)
         else:
             self.status[t] = REJECTED
             self.unpaid_work[w] += spent
             board.rejected[local] += 1
         self.held[w] -= 1
         self.current[w] = -1
-        queue = self.queue.get(w)
-        if queue:
+        if self.queue and (queue := self.queue.get(w)):
             self._start(w, queue.popleft())
         if board.can_claim(local):
             board.look(local, True)  # a worker who just finished a task looks there at once
-        if len(self.apps[w]) > 1:
+        if self.shared and len(self.apps[w]) > 1:
             self._recheck(w, board)
 
     # -- sessions and days --------------------------------------------------------------

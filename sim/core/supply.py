@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.core.board import Board
 from sim.core.clock import Clock, delay_until
 from sim.core.demand import Demand
 from sim.core.platform import Platform
@@ -194,10 +195,11 @@ class AdaptivePlatform(Platform):
         self.waiting[w] = False
         self.patience_token[w] += 1  # cancels the patience clock that was running
 
-    def claim(self, w: int, t: int, now: float) -> None:
+    def claim(self, board: Board, local: int, t: int) -> int:
+        w = board.members[local]
         self.found_work[w] = True
         self._stop_waiting(w)
-        super().claim(w, t, now)
+        return super().claim(board, local, t)
 
     watches_looks = True
 
@@ -215,14 +217,14 @@ class AdaptivePlatform(Platform):
                 and w in self.session_done:
             self._end_session(w)
 
-    def _complete(self, event: simpy.Event) -> None:
-        w, t = event.value
+    def _complete(self, t: int) -> None:
+        w = self.worker[t]
         rate = self.learning[w]
         if rate > 0:  # practice: the next tasks take less time
             self.done[w] += 1
             floor = self.floor[self.pop.profile[w]]
             self.speed[w] = self.base_speed[w] * max(floor, (1 + self.done[w]) ** -rate)
-        super()._complete(event)
+        super()._complete(t)
         if self.status[t] == 0:  # approved: counts towards targets and pay
             reward = self.task_reward[t]
             self.earned_today[w] += reward
