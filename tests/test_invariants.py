@@ -168,6 +168,25 @@ def test_features_show_up() -> None:
     assert (res.tasks["fee"] > 0).any()
 
 
+def test_region_is_text_with_or_without_regions() -> None:
+    """``region`` is pandas' string dtype holding each code's region name, missing for tasks
+    that can be done anywhere, also in a scenario without regions (it was an object column of
+    None there)."""
+    res = sim.run(market(FEATURES["everything"]), seed=1)
+    names = np.asarray([*res.scenario.regions, None], dtype=object)
+    for table in (res.tasks, res.workers):
+        assert table["region"].dtype == "str"
+    codes = res.tasks["region"].map({r: i for i, r in enumerate(res.scenario.regions)})
+    regional = res.tasks["region"].notna()
+    assert 0 < regional.sum() < len(res.tasks)
+    assert (names[codes[regional].astype(int)] == res.tasks["region"][regional]).all()
+    no_regions = sim.load_scenario(ROOT / "scenarios" / "mturk_2018.yaml")
+    assert not no_regions.regions
+    plain = sim.run(sim.override(no_regions, {"horizon": "1d"}), seed=1)
+    for table in (plain.tasks, plain.workers):
+        assert table["region"].dtype == "str" and table["region"].isna().all()
+
+
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_every_allocation_rule(rule: str) -> None:
     """Invariants hold whatever the allocation rule (default parameters)."""

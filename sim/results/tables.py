@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sim.core.records import RunRecords
 from sim.core.status import ABANDONED, APPROVED, REJECTED, STATUS_NAMES
@@ -35,7 +36,6 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
     worker = rec.task_worker
     claimed = worker >= 0
     profile = np.where(claimed, rec.worker_profile[np.maximum(worker, 0)], -1)
-    region_names = np.asarray([*rec.region_names, None], dtype=object)
     status = rec.task_status
     paid = np.where(status == APPROVED, rec.task_reward, 0.0)
     # wrapped, not copied (copy=False): at full market size a copy of every column is
@@ -46,7 +46,7 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
             "batch_id": rec.task_batch.astype(np.int64),
             "requester_id": rec.task_requester.astype(np.int64),
             "task_type": pd.Categorical.from_codes(rec.task_type, rec.type_names),
-            "region": region_names[rec.task_region],
+            "region": _text(rec.task_region, rec.region_names),
             "reward": rec.task_reward,
             "fee": paid * _per_platform(scn, "commission")[_task_platform(rec)],
             "effort": rec.task_effort,
@@ -66,6 +66,16 @@ def task_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd.D
     if rec.platform_names is not None:
         df.insert(1, "platform", pd.Categorical.from_codes(rec.task_platform, rec.platform_names))
     return _with_identity(df, identity)
+
+
+def _text(codes: np.ndarray, names: list[str]) -> pd.Series:
+    """A text column (pandas' string dtype) of ``names[code]``, missing where ``code`` < 0:
+    decoded by Arrow from the codes, with no Python string per row (a full-size market has
+    millions of tasks); the same column as building it from an array of names."""
+    codes = np.asarray(codes)
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
+                                          pa.array(names, pa.string())).cast(pa.string()
+                                                                             ).to_pandas()
 
 
 def _task_platform(rec: RunRecords) -> np.ndarray | int:
@@ -118,12 +128,11 @@ def worker_table(rec: RunRecords, scn: Scenario, identity: dict[str, Any]) -> pd
     with np.errstate(divide="ignore", invalid="ignore"):
         hourly_paid = np.where(work > 0, earnings / (work / HOUR), np.nan)
         hourly_effective = np.where(online > 0, earnings / (online / HOUR), np.nan)
-    region_names = np.asarray([*rec.region_names, None], dtype=object)
     df = pd.DataFrame(
         {
             "worker_id": np.arange(n, dtype=np.int64),
             "profile": pd.Categorical.from_codes(rec.worker_profile, rec.profile_names),
-            "region": region_names[rec.worker_region],
+            "region": _text(rec.worker_region, rec.region_names),
             "discovery": pd.Categorical.from_codes(rec.worker_discovery, rec.discovery_modes),
             "speed": rec.worker_speed,
             "rejection_probability": rec.worker_rejection,
