@@ -267,6 +267,9 @@ class RaceEngine(_Engine):
         mode = self.mode_list[w]
         if mode == NOTIFICATION:
             return
+        if mode == PERIODIC and self.platform.acceptable(w) is None:
+            return  # nothing here for it (most resumptions at full size): no arrival to arm
+        # (a memoryless clock is drawn first, as it always was: the draw is in its stream)
         now = self.env.now
         interval = self.interval[w]
         version = int(self.version[w])
