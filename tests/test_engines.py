@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.core import board, discovery
+from sim.core import board, discovery, engine, population
 
 Z = 4.0
 REPLICATIONS = 24
@@ -203,6 +203,32 @@ def test_partial_selection_and_compaction_are_exact(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(discovery, "FRONT", 1)
     monkeypatch.setattr(board, "COMPACT_SLACK", 1)
     pd.testing.assert_frame_equal(sim.run(scn, seed=3).tasks, whole)
+
+
+@pytest.mark.parametrize("case", ["platforms", "polling-caps-lottery"])
+def test_numbering_active_workers_first_is_exact(case: str, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """Numbering the workers who come online first inside the run (``active_first``) gives the
+    records of the natural numbering exactly, once numbered back: on a market of several
+    platforms (registrations included), and with the polling engine, daily caps (workers
+    capped and released at midnight) and a window rule."""
+    root = "scenarios/platforms_market.yaml" if case == "platforms" else "scenarios/baseline.yaml"
+    changes: dict[str, Any] = {"horizon": "3d"}
+    if case != "platforms":
+        changes.update({"engine": "polling", "platform.daily_cap": 15,
+                        "platform.allocation": {"rule": "lottery", "window": 30}})
+    scn = sim.override(sim.load_scenario(root), changes)
+    assert population.active_first(population.build_population(
+        scn, engine.Streams(5))) is not None  # the case does renumber
+    renumbered = engine.simulate(scn, 5)
+    monkeypatch.setattr(engine, "active_first", lambda pop: None)
+    natural = engine.simulate(scn, 5)
+    for field, value in vars(natural).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(renumbered, field), value, err_msg=field)
+        else:
+            assert getattr(renumbered, field) == value, field
+    assert (natural.task_worker >= 0).sum() > 1000
 
 
 def test_race_engine_uses_far_fewer_events() -> None:

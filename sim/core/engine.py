@@ -23,7 +23,13 @@ from sim.core.clock import Clock, delay_until, events_scheduled
 from sim.core.demand import Demand, build_market_demand
 from sim.core.discovery import ENGINES, Arrivals
 from sim.core.platform import Platform
-from sim.core.population import DISCOVERY_MODES, Population, build_population
+from sim.core.population import (
+    DISCOVERY_MODES,
+    Population,
+    active_first,
+    build_population,
+    reordered,
+)
 from sim.core.records import RunRecords
 from sim.core.rules import build_rule
 from sim.core.supply import AdaptivePlatform
@@ -150,12 +156,14 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     horizon simulated so far."""
     streams = Streams(seed)
     pop = build_population(scn, streams)
+    numbering = active_first(pop)  # inside the run, the workers who come online first
+    inner = pop if numbering is None else reordered(pop, numbering)
     demand = build_market_demand(scn, streams)
     env = Clock()
     platform_class = AdaptivePlatform if scn.adaptive else Platform
-    platform = platform_class(env, scn, pop, demand)
-    boards = _boards(env, scn, platform, pop, streams)
-    _workers(env, platform, pop)
+    platform = platform_class(env, scn, inner, demand)
+    boards = _boards(env, scn, platform, inner, streams)
+    _workers(env, platform, inner)
     order = np.argsort(demand.batch_requester, kind="stable")
     released = demand.batch_released.tolist()
     for _, i, j in _groups(demand.batch_requester[order]):
@@ -189,7 +197,7 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
         task_claimed=np.asarray(platform.claimed_at, dtype=float),
         task_started=np.asarray(platform.started_at, dtype=float),
         task_completed=np.asarray(platform.completed_at, dtype=float),
-        task_worker=np.asarray(platform.worker, dtype=np.int64),
+        task_worker=_worker_ids(np.asarray(platform.worker, dtype=np.int64), numbering),
         task_status=np.asarray(platform.status, dtype=np.int64),
         worker_profile=pop.profile,
         worker_region=pop.region,
@@ -197,34 +205,59 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
         worker_speed=pop.speed,
         worker_rejection=pop.rejection_probability,
         worker_reservation=pop.reservation_pay,
-        worker_earnings=np.asarray(platform.earnings, dtype=float),
-        worker_work_time=np.asarray(platform.work_time, dtype=float),
-        worker_unpaid_work=np.asarray(platform.unpaid_work, dtype=float),
+        worker_earnings=_by_worker_id(platform.earnings, numbering),
+        worker_work_time=_by_worker_id(platform.work_time, numbering),
+        worker_unpaid_work=_by_worker_id(platform.unpaid_work, numbering),
         session_worker=pop.session_worker,
         session_start=pop.session_start,
         session_end=pop.session_end,
         events=events_scheduled(env),
         polls=sum(getattr(board.discovery, "polls", 0) for board in boards),
-        **_market_records(scn, demand, boards),
+        **_market_records(scn, demand, boards, numbering),
     )
     return _adaptive_records(records, platform) if isinstance(platform, AdaptivePlatform) \
         else records
 
 
-def _market_records(scn: Scenario, demand: Demand, boards: list[Board]) -> dict[str, object]:
+def _worker_ids(internal: np.ndarray, numbering: np.ndarray | None) -> np.ndarray:
+    """The worker ids of the run's internal worker numbers (-1, no worker, stays -1)."""
+    if numbering is None:
+        return internal
+    return np.where(internal >= 0, numbering[np.maximum(internal, 0)], -1)
+
+
+def _by_worker_id(values: list[float], numbering: np.ndarray | None) -> np.ndarray:
+    """Per-worker values of the run (internal numbers) in worker id order."""
+    inner = np.asarray(values, dtype=float)
+    if numbering is None:
+        return inner
+    out = np.empty_like(inner)
+    out[numbering] = inner
+    return out
+
+
+def _market_records(scn: Scenario, demand: Demand, boards: list[Board],
+                    numbering: np.ndarray | None) -> dict[str, object]:
     """What a market of several platforms adds to the records: each task's platform and each
-    worker's earnings and claims per platform (nothing for a single platform)."""
+    worker's earnings and claims per platform, one row per registration in platform then
+    worker id order (nothing for a single platform)."""
     if scn.platforms is None:
         return {}
     batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
-    members = [np.asarray(b.members, dtype=np.int64) for b in boards]
+    workers, earnings, claims = [], [], []
+    for b in boards:
+        ids = _worker_ids(np.asarray(b.members, dtype=np.int64), numbering)
+        order = np.argsort(ids, kind="stable")
+        workers.append(ids[order])
+        earnings.append(np.asarray(b.earnings)[order])
+        claims.append(np.asarray(b.claims, dtype=np.int64)[order])
     return {
         "platform_names": [b.name for b in boards],
         "task_platform": demand.batch_platform[batch],
-        "member_worker": np.concatenate(members),
-        "member_platform": np.concatenate([np.full(len(m), i) for i, m in enumerate(members)]),
-        "member_earnings": np.concatenate([np.asarray(b.earnings) for b in boards]),
-        "member_claims": np.concatenate([np.asarray(b.claims, dtype=np.int64) for b in boards]),
+        "member_worker": np.concatenate(workers),
+        "member_platform": np.concatenate([np.full(len(m), i) for i, m in enumerate(workers)]),
+        "member_earnings": np.concatenate(earnings),
+        "member_claims": np.concatenate(claims),
     }
 
 

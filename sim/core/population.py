@@ -11,7 +11,7 @@ during the run (:mod:`sim.core.supply`), from these draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -384,3 +384,45 @@ def build_population(scn: Scenario, streams: Streams) -> Population:
         platform_offsets=offsets,
         platform_of=platform_of,
     )
+
+
+PER_WORKER = ("profile", "region", "discovery", "mode", "interval", "speed",
+              "rejection_probability", "reservation_pay", "engagement", "joined_at")
+"""The population's fields indexed by worker id (with fixed supply)."""
+
+
+def active_first(pop: Population) -> np.ndarray | None:
+    """The order in which a run of fixed supply numbers its workers inside the simulation:
+    ``order[internal] = id``, the workers with a planned session first, then the others, each
+    group in id order; None when that is the identity (or supply adapts: then any worker may
+    come online).
+
+    At full market size four in five registered workers never come online: numbered first,
+    the ones who do keep the per-worker state the simulation touches close together in
+    memory (a quarter less time for the French market). The order among workers who come
+    online is kept, and the others never appear in any ordering the simulation makes (they
+    are never online, idle or armed), so a run gives the same results bit for bit once its
+    records are numbered back (tests/test_engines.py).
+    """
+    if pop.traits is not None or pop.initial != pop.size:
+        return None
+    active = np.zeros(pop.size, dtype=bool)
+    active[pop.session_worker] = True
+    if active[: active.sum()].all():  # already first
+        return None
+    return np.concatenate([np.flatnonzero(active), np.flatnonzero(~active)])
+
+
+def reordered(pop: Population, order: np.ndarray) -> Population:
+    """``pop`` with its workers renumbered: internal worker ``i`` is worker ``order[i]``."""
+    internal = np.empty(pop.size, dtype=np.int64)
+    internal[order] = np.arange(pop.size)
+    changes: dict[str, Any] = {name: getattr(pop, name)[order] for name in PER_WORKER}
+    changes["session_worker"] = internal[pop.session_worker]  # still sorted: order is kept
+    if pop.platform_of is not None:  # each worker's registrations, in the new order
+        counts = np.diff(pop.platform_offsets)[order]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        source = np.repeat(pop.platform_offsets[order] - offsets[:-1], counts) \
+            + np.arange(offsets[-1])
+        changes.update(platform_offsets=offsets, platform_of=pop.platform_of[source])
+    return replace(pop, **changes)
