@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Bootstrap and task runner needing only Python 3.11: ``python3 dev.py run|test|lint|bench``.
 
-It creates ``.venv`` on first use, installs the project with its development extras (again
-whenever pyproject.toml changes), then runs the task inside that environment. ``test`` first
+It creates ``.venv`` on first use, installs the project with its development extras at the
+versions pinned in constraints.txt (again whenever either file changes), then runs the task
+inside that environment. ``test`` first
 makes sure Debian's ``chromium`` and ``chromium-driver`` are installed (the HTML report is
 tested in a real headless browser), installing them with apt when missing, so that the README's
 test command works on a fresh machine. ``test --fast`` runs the fast tier only: the tests not
@@ -40,13 +41,17 @@ is ruff's)."""
 FAST = "--fast"
 """``dev.py test --fast``: the fast tier, every test not marked ``slow`` (tests/conftest.py)."""
 
+CONSTRAINTS = "constraints.txt"
+"""The exact versions of every dependency the environment gets (the digests hold for them)."""
+
 BROWSER_PACKAGES = ("chromium", "chromium-driver")
 """Debian packages providing the browser of tests/test_html_report.py and its driver."""
 
 
 def ensure_environment() -> None:
     """Create the virtual environment and install the project if needed."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                            + (ROOT / CONSTRAINTS).read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest:
         return
     if not BIN.exists():
@@ -54,7 +59,8 @@ def ensure_environment() -> None:
         venv.create(VENV, with_pip=True)
     print("installing microwork and its dependencies into .venv ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([*pip, "--constraint", str(ROOT / CONSTRAINTS), "-e", f"{ROOT}[dev]"],
+                   check=True)
     STAMP.write_text(digest)
 
 

@@ -4,7 +4,11 @@ arrivals unchanged (common random numbers)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -96,3 +100,26 @@ def test_platform_changes_keep_workers_and_arrivals(scenario: sim.Scenario, chan
     if change in CHANGE_ALLOCATION:  # the variant really changed who got what
         outcome = ["claimed_at", "worker_id", "status"]
         assert not base.tasks[outcome].equals(variant.tasks[outcome])
+
+
+def test_every_dependency_is_pinned() -> None:
+    """Every dependency of pyproject.toml (the package's and the dev extras') has an exact
+    version in constraints.txt, the versions dev.py installs and the digests hold for; and
+    the environment the tests run in has those versions of the ones that shape results."""
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_canonical(name)] = version
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    names = {_canonical(re.split(r"[\[<>=!~ ]", spec, maxsplit=1)[0]) for spec in wanted}
+    assert names - set(pins) == set(), "dependencies without a pinned version"
+    for name in ("simpy", "numpy", "pandas", "pyarrow", "scipy", "pydantic"):
+        assert importlib.metadata.version(name) == pins[name], name
+
+
+def _canonical(name: str) -> str:
+    """A distribution's name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
