@@ -16,12 +16,11 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import simpy
 
 from sim.core.clock import delay_until
 from sim.core.rules import AllocationRule
 from sim.core.status import EXPIRED
-from sim.foundation.units import HOUR, MONTH
+from sim.foundation.units import MONTH
 from sim.scenario.schema import MarketPlatform
 
 if TYPE_CHECKING:
@@ -149,7 +148,6 @@ class Board:
         self.month_earnings = PeriodTotals(n, MONTH) if self.monthly_cap < np.inf else None
         self.period_totals = [p for p in (self.rule_earnings, self.month_earnings) if p]
         self.scn = scn
-        self.demand = market.demand
         self.discovery: Discovery | None = None
         # the board: the open batches (and those closed since the last compaction) in release
         # order, and per online worker the index before which nothing is acceptable to it for
@@ -193,22 +191,19 @@ class Board:
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
         """Put batch ``b`` on the board and tell the discovery engine."""
-        d = self.demand
-        tt = self.scn.task_types[d.type_names[d.batch_type[b]]]
-        expected = float(d.batch_effort[b]) + (tt.travel.mean() if tt.travel is not None else 0)
-        rate = float(d.batch_reward[b]) * HOUR / expected if expected > 0 else np.inf
-        first = int(d.batch_first_task[b])
-        ob = OpenBatch(b, first, first + int(d.batch_size[b]), int(d.batch_type[b]),
-                       int(d.batch_region[b]), expected, rate)
+        m = self.market
+        first = m.batch_first[b]
+        ob = OpenBatch(b, first, first + m.batch_size[b], m.batch_type[b], m.batch_region[b],
+                       m.batch_expected[b], m.batch_rate[b])
         if len(self.batches) >= self.compact_at:
             self._compact()
         self.batches.append(ob)
         self.skip.append(len(self.batches))
         if self.window > 0:
             self._open_round(ob)
-        if np.isfinite(d.batch_expires[b]):
-            ev = self.env.timeout(delay_until(self.env, d.batch_expires[b]), ob)
-            ev.callbacks.append(self._expire)
+        expires = m.batch_expires[b]
+        if expires < np.inf:  # at the time a timeout of the delay would reach
+            self.env.call_at(self.env.now + delay_until(self.env, expires), self._expire, ob)
         self.discovery.released(ob)
 
     def _compact(self) -> None:
@@ -225,8 +220,7 @@ class Board:
         self.skip = list(range(1, len(self.batches) + 1))
         self.compact_at = 2 * len(self.batches) + COMPACT_SLACK
 
-    def _expire(self, event: simpy.Event) -> None:
-        ob = event.value
+    def _expire(self, ob: OpenBatch) -> None:
         if ob.open:
             ob.open = False
             status = self.market.status
@@ -331,12 +325,11 @@ class Board:
     # -- window rules: a round of candidates after each release --------------------------
     def _open_round(self, ob: OpenBatch) -> None:
         ob.entrants = []
-        expires = delay_until(self.env, self.demand.batch_expires[ob.batch])
-        ev = self.env.timeout(min(self.window, expires), ob)  # a round never outlives the task
-        ev.callbacks.append(self._close_round)
+        expires = delay_until(self.env, self.market.batch_expires[ob.batch])
+        # a round never outlives the task; at the time a timeout of the delay would reach
+        self.env.call_at(self.env.now + min(self.window, expires), self._close_round, ob)
 
-    def _close_round(self, event: simpy.Event) -> None:
-        ob = event.value
+    def _close_round(self, ob: OpenBatch) -> None:
         if not ob.open:
             return  # expired meanwhile
         candidates = np.array([w for w in ob.entrants if self.can_claim(w) and self._fits(w, ob)],

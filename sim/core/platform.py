@@ -19,6 +19,7 @@ from sim.core.clock import Clock
 from sim.core.demand import Demand
 from sim.core.population import Population
 from sim.core.status import ABANDONED, APPROVED, CLAIMED, OPEN, REJECTED
+from sim.foundation.units import HOUR
 from sim.scenario.schema import Scenario
 
 
@@ -63,6 +64,20 @@ class Platform:
         self.task_work = column(np.float64, demand.batch_effort[task_batch] * demand.task_spread)
         self.task_travel = column(np.float64, demand.task_travel)
         self.task_draw = column(np.float64, demand.task_approval_draw)
+        # what a board reads of a batch when it is released
+        self.batch_first = column(np.int64, demand.batch_first_task)
+        self.batch_size = column(np.int64, demand.batch_size)
+        self.batch_type = column(np.int64, demand.batch_type)
+        self.batch_region = column(np.int64, demand.batch_region)
+        self.batch_expires = column(np.float64, demand.batch_expires)
+        travel = np.array([0.0 if tt.travel is None else tt.travel.mean()
+                           for tt in (scn.task_types[name] for name in demand.type_names)])
+        # seconds of work incl. mean travel for a typical worker, and reward per hour of it
+        expected = demand.batch_effort + travel[demand.batch_type]
+        with np.errstate(divide="ignore"):
+            rate = np.where(expected > 0, demand.batch_reward * HOUR / expected, np.inf)
+        self.batch_expected = column(np.float64, expected)
+        self.batch_rate = column(np.float64, rate)
 
     def connect(self, boards: list[Board], offsets: np.ndarray | None,
                 platform_of: np.ndarray | None) -> None:
