@@ -162,8 +162,11 @@ class Board:
         self.cursor = [0] * n
         self.online_ids: set[int] = set()  # whose cursors a compaction must move
         self.compact_at = COMPACT_SLACK
-        self.hungry = np.zeros(n, dtype=bool)  # can claim here now (the engines' view)
-        self.free = [False] * n  # the same as a list: fast scalar reads in the hot path
+        # can claim here now: the engines' vector view, written one member at a time through
+        # a memoryview; the same flags as a list for fast scalar reads in the hot path
+        self.hungry = np.zeros(n, dtype=bool)
+        self.hungry_flags = memoryview(self.hungry)
+        self.free = [False] * n
         self.claims_today = [0] * n
         self.capped: set[int] = set()
         self.earnings = [0.0] * n  # on this platform
@@ -358,7 +361,7 @@ class Board:
         since (arming needs it free), so telling the engine again would change nothing.
         """
         if hungry:
-            self.hungry[w] = self.free[w] = True
+            self.hungry_flags[w] = self.free[w] = True
             self.discovery.idle(w)
         else:
             if self.shared:  # its phase matters when it is free again (resumed)
@@ -377,14 +380,14 @@ class Board:
         if hungry == self.free[w]:
             return
         if hungry:
-            self.hungry[w] = self.free[w] = True
+            self.hungry_flags[w] = self.free[w] = True
             self.discovery.resumed(w)
         else:
             self.leave(w)
 
     def leave(self, w: int) -> None:
         """Worker ``w``, free here until now, cannot claim here any more: the engine drops it."""
-        self.hungry[w] = self.free[w] = False
+        self.hungry_flags[w] = self.free[w] = False
         self.discovery.gone(w)
 
     # -- what rules see -----------------------------------------------------------------
@@ -420,7 +423,7 @@ class Board:
     def go_offline(self, w: int) -> None:
         """Worker ``w`` goes offline: no longer idle here."""
         self.online_ids.discard(w)
-        self.hungry[w] = self.free[w] = False
+        self.hungry_flags[w] = self.free[w] = False
         self.capped.discard(w)
         self.discovery.gone(w)
 

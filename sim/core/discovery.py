@@ -205,8 +205,12 @@ class RaceEngine(_Engine):
                  arrivals: Arrivals | None = None):
         super().__init__(env, scn, platform, streams)
         n = platform.pop.size
-        self.anchor = np.zeros(n)  # time of the worker's last look (refresh phase)
-        self.version = np.zeros(n, dtype=np.int64)  # bumped whenever a worker looks or goes
+        # per worker: time of its last look (refresh phase), and a version bumped whenever it
+        # looks or goes; numpy arrays for a release's vector operations, read and written one
+        # worker at a time through memoryviews of them (3x faster than a numpy scalar access)
+        self.anchor_array = np.zeros(n)
+        self.version_array = np.zeros(n, dtype=np.int64)
+        self.anchor, self.version = memoryview(self.anchor_array), memoryview(self.version_array)
         self.key = np.full(n, INF)  # next arrival drawn for the worker at ``key_version``
         self.key_version = np.full(n, -1, dtype=np.int64)
         self.tiebreak = streams.rng("tiebreak")
@@ -229,7 +233,7 @@ class RaceEngine(_Engine):
         cand = hungry[self.platform.eligible_among(batch, hungry)]
         if len(cand) == 0:
             return
-        version = self.version[cand]
+        version = self.version_array[cand]
         mode = self.mode[cand]
         per = mode == PERIODIC
         if per.all():  # the common case: no masks needed
@@ -272,9 +276,9 @@ class RaceEngine(_Engine):
         # (a memoryless clock is drawn first, as it always was: the draw is in its stream)
         now = self.env.now
         interval = self.interval[w]
-        version = int(self.version[w])
+        version = self.version[w]
         if mode == PERIODIC:  # _periodic_keys of one worker, in scalars (the same floats)
-            anchor = float(self.anchor[w])
+            anchor = self.anchor[w]
             key = max(anchor + max(math.ceil((now - anchor) / interval), 1) * interval, now)
         else:  # a memoryless clock, kept for the releases to come (``key`` is read for these)
             key = now + self.rng.exponential(interval)
@@ -285,7 +289,7 @@ class RaceEngine(_Engine):
 
     def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:
         """Each periodic worker's first refresh after its last look, and not before now."""
-        a, t = self.anchor[workers], self.intervals[workers]
+        a, t = self.anchor_array[workers], self.intervals[workers]
         steps = np.maximum(np.ceil((now - a) / t), 1)
         return np.maximum(a + steps * t, now)
 
