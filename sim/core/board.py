@@ -166,6 +166,7 @@ class Board:
         # a memoryview; the same flags as a list for fast scalar reads in the hot path
         self.hungry = np.zeros(n, dtype=bool)
         self.hungry_flags = memoryview(self.hungry)
+        self.reach = 0  # one past the highest member that has come online: none can claim beyond
         self.free = [False] * n
         self.claims_today = [0] * n
         self.capped: set[int] = set()
@@ -414,6 +415,8 @@ class Board:
     def go_online(self, w: int) -> None:
         """Worker ``w`` (online in the market) opens this platform's app and looks."""
         self.online_ids.add(w)
+        if w >= self.reach:  # with the workers who come online numbered first, a short prefix
+            self.reach = w + 1
         batches = self.batches
         while self.first_open < len(batches) and not batches[self.first_open].open:
             self.first_open += 1

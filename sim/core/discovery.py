@@ -229,7 +229,7 @@ class RaceEngine(_Engine):
 
     def released(self, batch: OpenBatch) -> None:
         now = self.env.now
-        hungry = np.flatnonzero(self.platform.hungry)
+        hungry = np.flatnonzero(self.platform.hungry[:self.platform.reach])
         cand = hungry[self.platform.eligible_among(batch, hungry)]
         if len(cand) == 0:
             return
