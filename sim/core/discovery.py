@@ -182,7 +182,6 @@ class _Anything:
     the board when it arrives (always open; the arrival is dropped when nothing is)."""
 
     open = True
-    expected = math.inf  # fits no session: the board is searched (Board.has_time)
 
 
 ANYTHING = _Anything()
@@ -271,20 +270,18 @@ class RaceEngine(_Engine):
         mode = self.mode_list[w]
         if mode == NOTIFICATION:
             return
-        if mode == PERIODIC and self.platform.acceptable(w) is None:
-            return  # nothing here for it (most resumptions at full size): no arrival to arm
-        # (a memoryless clock is drawn first, as it always was: the draw is in its stream)
         now = self.env.now
         interval = self.interval[w]
         version = self.version[w]
+        if mode == MEMORYLESS:  # a fresh clock, drawn whatever the board holds (its stream),
+            key = now + self.rng.exponential(interval)  # and kept for the releases to come
+            self.key[w], self.key_version[w] = key, version
+        if self.platform.acceptable(w) is None:
+            return  # nothing here for it (most resumptions at full size): no arrival to arm
         if mode == PERIODIC:  # _periodic_keys of one worker, in scalars (the same floats)
             anchor = self.anchor[w]
             key = max(anchor + max(math.ceil((now - anchor) / interval), 1) * interval, now)
-        else:  # a memoryless clock, kept for the releases to come (``key`` is read for these)
-            key = now + self.rng.exponential(interval)
-            self.key[w], self.key_version[w] = key, version
-        # pushed only if the board has something for it now (push checks, else drops it)
-        self.push(_Wave.of_one(self, w, key, version))
+        self.arrivals.push(key, _Wave.of_one(self, w, key, version))  # live: checked just now
         self.arrivals.schedule()
 
     def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:
@@ -307,7 +304,7 @@ class RaceEngine(_Engine):
             # something for it (the board only gains tasks through a release, which arms anew;
             # the worker's refresh phase, memoryless clock or pending notification is kept):
             # the wave's own batch, if it still fits the worker's session (it was eligible when
-            # armed), else any other
+            # armed), else any other (a resumed worker's wave of one is checked when armed)
             if versions[i] == version[w] and (platform.has_time(w, wave.batch)
                                                or platform.acceptable(w) is not None):
                 wave.next = i

@@ -123,7 +123,7 @@ class Platform:
             self._recheck(w, board)
         return w
 
-    def _recheck(self, w: int, board: Board | None) -> None:
+    def _recheck(self, w: int, board: Board) -> None:
         """Worker ``w``'s tasks changed: its other platforms see whether it can claim (where it
         holds the platform's maximum now, it cannot)."""
         held = self.held[w]
@@ -167,9 +167,8 @@ class Platform:
             self.work_time[w] += spent
             board.earnings[local] += reward  # its ledger on that platform
             board.approved[local] += 1
-            if board.period_totals:
-                for totals in board.period_totals:
-                    totals.add(local, now, reward)
+            for totals in board.period_totals:
+                totals.add(local, now, reward)
         else:
             self.status[t] = REJECTED
             self.unpaid_work[w] += spent
