@@ -28,6 +28,9 @@ import yaml
 
 import sim
 from sim.cli import main
+from sim.core.board import Board
+from sim.core.discovery import RaceEngine
+from sim.core.engine import simulate
 from sim.core.population import _inclusion, build_population
 from sim.foundation.errors import ScenarioError
 from sim.foundation.streams import Streams
@@ -158,6 +161,47 @@ def test_the_checker_sees_a_worker_paid_by_a_platform_it_is_not_on() -> None:
     moved.loc[first, "platform"] = "b" if moved.loc[first, "platform"] == "a" else "a"
     res.registrations = moved
     assert any("platform" in v for v in check(res))
+
+
+@pytest.mark.parametrize("case", ["market", "caps_windows_memoryless", "adaptive"])
+def test_lazy_availability_gives_the_eager_records_exactly(case: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race engine's lazy bookkeeping of workers on several platforms (a claim only kills
+    what the other boards armed; releases leave busy workers out; a completion resumes only
+    refreshers) gives the records of the eager one (every other board told at every claim and
+    completion) bit for bit: the shipped market (notified, periodic and script workers); daily
+    caps on every platform (workers capped, then busy elsewhere at midnight), a window rule
+    and memoryless clocks; adaptive supply (whose patience clock hears of every look)."""
+    changes: dict[str, Any] = {"horizon": "3d"}
+    if case == "caps_windows_memoryless":
+        changes.update({
+            "platform.daily_cap": 12,
+            "platforms.third.platform.allocation": {"rule": "lottery", "window": "30s"},
+            "profiles.employee.discovery": {"mode": "refresh",
+                                            "interval": {"dist": "exponential", "mean": "4min"}},
+        })
+    if case == "adaptive":
+        changes["supply.adaptive"] = True
+    scn = sim.override(sim.load_scenario("scenarios/platforms_market.yaml"), changes)
+    rechecks = []
+    recheck = Board.recheck
+    monkeypatch.setattr(Board, "recheck", lambda self, w: (rechecks.append(w), recheck(self, w)))
+    lazy = simulate(scn, 3)
+    assert rechecks == []  # lazy indeed: no other board was told
+    monkeypatch.setattr(RaceEngine, "masks_busy", False)
+    eager = simulate(scn, 3)
+    assert len(rechecks) > 100  # and eager: the other boards were told
+    for field, value in vars(eager).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(lazy, field), value, err_msg=field)
+        else:
+            assert getattr(lazy, field) == value, field
+    claimed = eager.task_worker >= 0
+    assert claimed.sum() > 5_000
+    if case == "caps_windows_memoryless":  # the cap binds: some worker-days reach it
+        day = (eager.task_claimed[claimed] // 86_400).astype(np.int64)
+        keys = np.stack([eager.task_worker[claimed], eager.task_platform[claimed], day])
+        assert np.unique(keys, axis=1, return_counts=True)[1].max() == 12
 
 
 @pytest.mark.parametrize("seed_base", [0])

@@ -49,6 +49,11 @@ class Discovery(Protocol):
         """The worker can claim again without having looked at this board (it finished a
         task of another platform)."""
 
+    masks_busy: bool
+    """Whether the engine can be told of a worker's tasks elsewhere lazily: its releases take
+    their candidates from :meth:`Board.idle_members`, and a bump of its per-worker ``version``
+    kills whatever it armed for the worker (the market's lazy availability needs it)."""
+
 
 class OpenBatch:
     """A batch on the board: its unclaimed tasks in order and who may take them.
@@ -133,6 +138,8 @@ class Board:
         self.updated = market.updated if market.watches_looks else None
         self.shared = False  # True when the market has other boards (set by join)
         self.settles_busy = True  # whether a look that changes nothing needs settling (join)
+        # lazy availability (join): ``free`` means free but for tasks held elsewhere
+        self.lazy = False
         self.max_claimed = spec.platform.max_claimed
         self.daily_cap = spec.platform.daily_cap or NO_CAP
         identity = len(members) == market.pop.size  # everyone: local ids are market ids
@@ -186,11 +193,18 @@ class Board:
         self.region = view.region.tolist()
         self.reservation = view.reservation_pay.tolist()
 
-    def join(self, shared: bool) -> None:
-        """The market says whether it has other boards than this one."""
+    def join(self, shared: bool, lazy: bool = False) -> None:
+        """The market says whether it has other boards than this one, and whether it keeps
+        their availability lazily (:meth:`Platform.connect <sim.core.platform.Platform.connect>`):
+        then ``free[w]`` means that the member could claim here if it held no task, and a
+        release leaves out the members busy anywhere (:meth:`idle_members`)."""
         self.shared = shared
         # a worker busy before a look and after it needs settling only for one of these
         self.settles_busy = shared or self.updated is not None or self.daily_cap < NO_CAP
+        self.lazy = lazy
+        if lazy:
+            self.members_array = np.asarray(self.members, dtype=np.int64)
+            self.versions = self.discovery.version  # bumped by the market at a claim elsewhere
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -240,6 +254,14 @@ class Board:
             and (ob.region < 0 or self.region[w] == ob.region)
             and self.reservation[w] <= ob.rate
         )
+
+    def idle_members(self) -> np.ndarray:
+        """Local ids of the members who can claim here now, in order (a release's candidates
+        before eligibility)."""
+        idle = np.flatnonzero(self.hungry[:self.reach])
+        if self.lazy:  # leave out the busy: free here but holding a task elsewhere
+            idle = idle[self.market.held_array[self.members_array[idle]] < self.max_claimed]
+        return idle
 
     def eligible_among(self, ob: OpenBatch, workers: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`eligible` over an array of (local) worker ids."""
@@ -367,10 +389,16 @@ class Board:
         else:
             if self.shared:  # its phase matters when it is free again (resumed)
                 self.discovery.looked(w)
-            if self.free[w]:
-                self.leave(w)
-            if self.online[self.members[w]] and self.claims_today[w] >= self.daily_cap:
-                self.capped.add(w)
+            online = self.online[self.members[w]]
+            if self.lazy and online and self.claims_today[w] < self.daily_cap:
+                # only busy (lazy availability has no monthly cap): free here once done; what
+                # was armed for it died with the claim's version bump (Platform.claim)
+                self.hungry_flags[w] = self.free[w] = True
+            else:
+                if self.free[w]:
+                    self.leave(w)
+                if online and self.claims_today[w] >= self.daily_cap:
+                    self.capped.add(w)
         if self.updated is not None:
             self.updated(self.members[w])
 
@@ -437,6 +465,8 @@ class Board:
         for w in sorted(capped):
             if self.can_claim(w):
                 self.look(w)
+            elif self.lazy and self.online[self.members[w]]:  # busy elsewhere: free here when done
+                self.hungry_flags[w] = self.free[w] = True
 
 
 def column(dtype: type, values: np.ndarray) -> memoryview:

@@ -216,6 +216,8 @@ class RaceEngine(_Engine):
         self.arrivals = arrivals or Arrivals(env)
         self.memoryless = bool((self.mode == MEMORYLESS).any())  # any member's clock memoryless
 
+    masks_busy = True  # releases read Board.idle_members; a version bump kills what is armed
+
     def idle(self, w: int) -> None:
         self.anchor[w] = self.env.now
         self.version[w] += 1  # opening the app clears pending notifications too
@@ -228,7 +230,7 @@ class RaceEngine(_Engine):
 
     def released(self, batch: OpenBatch) -> None:
         now = self.env.now
-        hungry = np.flatnonzero(self.platform.hungry[:self.platform.reach])
+        hungry = self.platform.idle_members()
         cand = hungry[self.platform.eligible_among(batch, hungry)]
         if len(cand) == 0:
             return
@@ -323,6 +325,8 @@ class PollingEngine(_Engine):
         self.generation = [0] * n
         self.last_open = [-INF] * n
         self.polls = 0
+
+    masks_busy = False  # a busy worker's polls must stop: the board tells it eagerly
 
     def idle(self, w: int) -> None:
         self.generation[w] += 1

@@ -17,7 +17,7 @@ import numpy as np
 from sim.core.board import Board, column
 from sim.core.clock import Clock
 from sim.core.demand import Demand
-from sim.core.population import Population
+from sim.core.population import NOTIFICATION, Population
 from sim.core.status import ABANDONED, APPROVED, CLAIMED, OPEN, REJECTED
 from sim.foundation.units import HOUR
 from sim.scenario.schema import Scenario
@@ -35,6 +35,7 @@ class Platform:
         n, m = pop.size, demand.n_tasks
         self.boards: list[Board] = []
         self.shared = False  # True with several boards (set by connect)
+        self.lazy = False  # availability across boards kept lazily (set by connect)
         self._completion = self._complete  # bound once: scheduled at every task's start
         # per worker, (board, local id) of each of its platforms in the order it opens them
         self.apps: list[list[tuple[Board, int]]] = []  # set by connect
@@ -43,7 +44,10 @@ class Platform:
         self.rejection = pop.rejection_probability.tolist()
         self.online = [False] * n
         self.session_end = [0.0] * n
-        self.held = [0] * n  # claimed and unfinished, on every platform
+        # claimed and unfinished, on every platform (numpy for a lazy board's releases)
+        self.held_array = np.zeros(n, dtype=np.int64)
+        self.held = memoryview(self.held_array)
+        self.notified = (pop.mode == NOTIFICATION).tolist()
         self.current = [-1] * n
         self.queue: dict[int, deque[int]] = {}  # claimed tasks waiting behind ``current``
         self.earnings = [0.0] * n
@@ -91,8 +95,19 @@ class Platform:
             mine = platform_of.tolist()
             self.apps = [[(boards[p], boards[p].local[g]) for p in mine[offsets[g]:offsets[g + 1]]]
                          for g in range(self.pop.size)]
+        # Lazy availability: with one task at a time everywhere and no time-dependent cap, a
+        # claim makes the worker busy on every board and its completion free again; instead of
+        # telling each other board (leave, then recheck and resume), the claim kills what the
+        # other boards' engines armed for it (a version bump), their releases leave busy
+        # workers out, and the completion resumes only refreshers (a notified worker waits for
+        # the next notification either way). The same arrivals and draws as the eager
+        # bookkeeping (the regression digests of markets check it); the polling oracle keeps
+        # the eager one.
+        self.lazy = self.shared and all(
+            board.discovery.masks_busy and board.max_claimed == 1 and board.month_earnings is None
+            for board in boards)
         for board in boards:
-            board.join(self.shared)
+            board.join(self.shared, self.lazy)
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -119,8 +134,12 @@ class Platform:
             self.queue[w].append(t)
         else:
             self.queue[w] = deque((t,))
-        if self.shared and len(self.apps[w]) > 1:  # on other platforms too
-            self._recheck(w, board)
+        if self.shared and len(apps := self.apps[w]) > 1:  # on other platforms too
+            if not self.lazy:
+                self._recheck(w, board)
+            else:  # busy now (one task at a time): what was armed for it anywhere dies
+                for other, other_local in apps:
+                    other.versions[other_local] += 1
         return w
 
     def _recheck(self, w: int, board: Board) -> None:
@@ -179,8 +198,13 @@ class Platform:
             self._start(w, queue.popleft())
         if board.can_claim(local):
             board.look(local, True)  # a worker who just finished a task looks there at once
-        if self.shared and len(self.apps[w]) > 1:
-            self._recheck(w, board)
+        if self.shared and len(apps := self.apps[w]) > 1:
+            if not self.lazy:
+                self._recheck(w, board)
+            elif self.held[w] == 0 and not self.notified[w]:  # free again: refreshes resume
+                for other, other_local in apps:
+                    if other is not board and other.free[other_local]:
+                        other.discovery.resumed(other_local)
 
     # -- sessions and days --------------------------------------------------------------
     def go_online(self, w: int, end: float) -> None:
