@@ -183,14 +183,21 @@ def test_lazy_availability_gives_the_eager_records_exactly(case: str,
     if case == "adaptive":
         changes["supply.adaptive"] = True
     scn = sim.override(sim.load_scenario("scenarios/platforms_market.yaml"), changes)
-    rechecks = []
-    recheck = Board.recheck
+    rechecks: list[int] = []
+    looks: list[tuple[int, int]] = []
+    recheck, look = Board.recheck, Board.look
     monkeypatch.setattr(Board, "recheck", lambda self, w: (rechecks.append(w), recheck(self, w)))
+    monkeypatch.setattr(Board, "look", lambda self, w, *hungry: (
+        looks.append((self.index, w)), look(self, w, *hungry)))
     lazy = simulate(scn, 3)
+    lazy_looks, looks[:] = looks[:], []
     assert rechecks == []  # lazy indeed: no other board was told
     monkeypatch.setattr(RaceEngine, "masks_busy", False)
     eager = simulate(scn, 3)
     assert len(rechecks) > 100  # and eager: the other boards were told
+    # the same looks in the same order: no arrival of a busy worker survives (its effects,
+    # a phase moved or a tie between arrivals ordered otherwise, may show only at full size)
+    assert lazy_looks == looks
     for field, value in vars(eager).items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(getattr(lazy, field), value, err_msg=field)

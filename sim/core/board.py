@@ -285,24 +285,20 @@ class Board:
         """The oldest batch on the board that worker ``w`` would take (or enter) now, if any."""
         batches, i = self.batches, self.cursor[w]
         n = len(batches)
-        if i == n:  # nothing was released since it last stepped over everything
+        if i < n and not batches[i].open:  # at full size, mostly batches claimed since it looked
+            self.cursor[w] = i = self._past_closed(i, n)
+        if i == n:  # nothing open was released since it last stepped over everything
             return None
         g = self.members[w]
         remaining = (self.session_end[g] - self.env.now) / self.speed[g]
-        skip = self.skip
         # what eligible() reads of the worker, read once
         accepts, region, reservation = (self.accepts_list[self.profile[w]], self.region[w],
                                         self.reservation[w])
         advancing = True
         while i < n:
             ob = batches[i]
-            if not ob.open:  # jump the run of closed batches, and remember its end
-                path = []
-                while i < n and not batches[i].open:
-                    path.append(i)
-                    i = skip[i]
-                for k in path:
-                    skip[k] = i
+            if not ob.open:
+                i = self._past_closed(i, n)
                 if advancing:
                     self.cursor[w] = i
                 continue
@@ -315,6 +311,18 @@ class Board:
             elif advancing:
                 self.cursor[w] = i
         return None
+
+    def _past_closed(self, i: int, n: int) -> int:
+        """The first open batch at or after ``i`` (``n`` if none): the run of closed batches
+        is jumped by its skip links, which are then pointed at its end (path compression)."""
+        batches, skip = self.batches, self.skip
+        path = []
+        while i < n and not batches[i].open:
+            path.append(i)
+            i = skip[i]
+        for k in path:
+            skip[k] = i
+        return i
 
     def has_time(self, w: int, ob: OpenBatch) -> bool:
         """Worker ``w`` can still do a task of ``ob`` before its session ends."""

@@ -134,12 +134,11 @@ class Platform:
             self.queue[w].append(t)
         else:
             self.queue[w] = deque((t,))
-        if self.shared and len(apps := self.apps[w]) > 1:  # on other platforms too
-            if not self.lazy:
-                self._recheck(w, board)
-            else:  # busy now (one task at a time): what was armed for it anywhere dies
-                for other, other_local in apps:
-                    other.versions[other_local] += 1
+        if self.lazy:  # busy now (one task at a time): what was armed for it anywhere dies
+            for other, other_local in self.apps[w]:
+                other.versions[other_local] += 1
+        elif self.shared and len(self.apps[w]) > 1:  # on other platforms too
+            self._recheck(w, board)
         return w
 
     def _recheck(self, w: int, board: Board) -> None:
