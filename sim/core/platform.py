@@ -91,10 +91,15 @@ class Platform:
         self.shared = len(boards) > 1
         if platform_of is None:
             self.apps = [[(boards[0], g)] for g in range(self.pop.size)]
-        else:
-            mine = platform_of.tolist()
-            self.apps = [[(boards[p], boards[p].local[g]) for p in mine[offsets[g]:offsets[g + 1]]]
-                         for g in range(self.pop.size)]
+        else:  # a registration's local id: its rank among its platform's, which are in order
+            local = np.empty(len(platform_of), dtype=np.int64)
+            for p in range(len(boards)):
+                mine = platform_of == p
+                local[mine] = np.arange(np.count_nonzero(mine))
+            apps = list(zip([boards[p] for p in platform_of.tolist()], local.tolist(),
+                            strict=True))
+            edges = offsets.tolist()
+            self.apps = [apps[edges[g]:edges[g + 1]] for g in range(self.pop.size)]
         # Lazy availability: with one task at a time everywhere and no time-dependent cap, a
         # claim makes the worker busy on every board and its completion free again; instead of
         # telling each other board (leave, then recheck and resume), the claim kills what the
