@@ -260,7 +260,7 @@ class Board:
         before eligibility)."""
         idle = np.flatnonzero(self.hungry[:self.reach])
         if self.lazy:  # leave out the busy: free here but holding a task elsewhere
-            idle = idle[self.market.held_array[self.members_array[idle]] < self.max_claimed]
+            idle = idle[~self.market.busy_array[self.members_array[idle]]]
         return idle
 
     def eligible_among(self, ob: OpenBatch, workers: np.ndarray) -> np.ndarray:

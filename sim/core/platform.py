@@ -44,9 +44,10 @@ class Platform:
         self.rejection = pop.rejection_probability.tolist()
         self.online = [False] * n
         self.session_end = [0.0] * n
-        # claimed and unfinished, on every platform (numpy for a lazy board's releases)
-        self.held_array = np.zeros(n, dtype=np.int64)
-        self.held = memoryview(self.held_array)
+        self.held = [0] * n  # claimed and unfinished, on every platform
+        # holding a task, kept only with lazy availability (connect) for its boards' releases
+        self.busy_array = np.zeros(n, dtype=bool)
+        self.busy = memoryview(self.busy_array)
         self.notified = (pop.mode == NOTIFICATION).tolist()
         self.current = [-1] * n
         self.queue: dict[int, deque[int]] = {}  # claimed tasks waiting behind ``current``
@@ -139,11 +140,13 @@ class Platform:
             self.queue[w].append(t)
         else:
             self.queue[w] = deque((t,))
-        if self.lazy:  # busy now (one task at a time): what was armed for it anywhere dies
-            for other, other_local in self.apps[w]:
-                other.versions[other_local] += 1
-        elif self.shared and len(self.apps[w]) > 1:  # on other platforms too
-            self._recheck(w, board)
+        if self.shared:
+            if self.lazy:  # busy now (one task at a time): what was armed for it anywhere dies
+                self.busy[w] = True
+                for other, other_local in self.apps[w]:
+                    other.versions[other_local] += 1
+            elif len(self.apps[w]) > 1:  # on other platforms too
+                self._recheck(w, board)
         return w
 
     def _recheck(self, w: int, board: Board) -> None:
@@ -202,13 +205,16 @@ class Platform:
             self._start(w, queue.popleft())
         if board.can_claim(local):
             board.look(local, True)  # a worker who just finished a task looks there at once
-        if self.shared and len(apps := self.apps[w]) > 1:
-            if not self.lazy:
+        if self.shared:
+            if self.lazy:
+                if self.held[w] == 0:  # free again (it did not claim there): refreshes resume
+                    self.busy[w] = False
+                    if not self.notified[w]:
+                        for other, other_local in self.apps[w]:
+                            if other is not board and other.free[other_local]:
+                                other.discovery.resumed(other_local)
+            elif len(self.apps[w]) > 1:
                 self._recheck(w, board)
-            elif self.held[w] == 0 and not self.notified[w]:  # free again: refreshes resume
-                for other, other_local in apps:
-                    if other is not board and other.free[other_local]:
-                        other.discovery.resumed(other_local)
 
     # -- sessions and days --------------------------------------------------------------
     def go_online(self, w: int, end: float) -> None:
@@ -232,6 +238,7 @@ class Platform:
         for t in self.queue.pop(w, ()):
             self.status[t] = ABANDONED
         self.held[w] = 0
+        self.busy[w] = False
 
     def hungry(self, w: int) -> bool:
         """Worker ``w`` can claim on at least one of its platforms."""
