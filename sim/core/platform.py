@@ -104,11 +104,10 @@ class Platform:
         # Lazy availability: with one task at a time everywhere and no time-dependent cap, a
         # claim makes the worker busy on every board and its completion free again; instead of
         # telling each other board (leave, then recheck and resume), the claim kills what the
-        # other boards' engines armed for it (a version bump), their releases leave busy
-        # workers out, and the completion resumes only refreshers (a notified worker waits for
-        # the next notification either way). The same arrivals and draws as the eager
-        # bookkeeping (the regression digests of markets check it); the polling oracle keeps
-        # the eager one.
+        # engines of its boards armed for it (a version bump), releases leave busy workers out,
+        # and the completion resumes only refreshers (a notified worker waits for the next
+        # notification either way). The same looks, draws and records as the eager bookkeeping
+        # (tests/test_platforms.py compares them); the polling oracle keeps the eager one.
         self.lazy = self.shared and all(
             board.discovery.masks_busy and board.max_claimed == 1 and board.month_earnings is None
             for board in boards)
