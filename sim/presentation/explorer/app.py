@@ -131,17 +131,17 @@ class Explorer:
 
     def _build(self) -> None:
         self.errors: dict[str, pn.pane.HTML] = {}
-        self.pick = pn.widgets.Select(name="Scenario", options=list(self.scenarios),
+        self.pick = pn.widgets.Select(label="Scenario", options=list(self.scenarios),
                                       value=self.scenario.name, css_classes=_classes("scenario"))
         self.description = pn.pane.Markdown("", css_classes=_classes("description"))
-        self.horizon = pn.widgets.TextInput(name="Horizon", value=model.DEFAULT_HORIZON,
+        self.horizon = pn.widgets.TextInput(label="Horizon", value=model.DEFAULT_HORIZON,
                                             value_input=model.DEFAULT_HORIZON,
                                             css_classes=_classes("horizon"))
-        self.workers = pn.widgets.TextInput(name="Workers", css_classes=_classes("workers"))
-        self.replications = pn.widgets.IntInput(name="Paired replications",
+        self.workers = pn.widgets.TextInput(label="Workers", css_classes=_classes("workers"))
+        self.replications = pn.widgets.IntInput(label="Paired replications",
                                                 value=model.DEFAULT_REPLICATIONS, start=2,
                                                 end=500, css_classes=_classes("replications"))
-        self.seed = pn.widgets.IntInput(name="Seed", value=model.DEFAULT_SEED, start=0,
+        self.seed = pn.widgets.IntInput(label="Seed", value=model.DEFAULT_SEED, start=0,
                                         css_classes=_classes("seed"))
         self.note = pn.pane.Markdown("", css_classes=_classes("note"))
         self.controls: dict[str, dict[str, Any]] = {}
@@ -149,7 +149,7 @@ class Explorer:
         for side in model.SIDES:
             widgets: dict[str, Any] = {}
             column: list[Any] = [pn.pane.Markdown(f"### {side.capitalize()}")]
-            target = pn.widgets.Select(name="Rules and levers of", options=[model.EVERY],
+            target = pn.widgets.Select(label="Rules and levers of", options=[model.EVERY],
                                        css_classes=_classes(f"{side}-target"), visible=False)
             target.param.watch(lambda _e, s=side: self._target_changed(s), "value")
             widgets["target"] = target
@@ -157,18 +157,18 @@ class Explorer:
             for lever in model.LEVERS:
                 cls = _classes(f"{side}-{lever.name}")
                 if lever.kind == "rule":
-                    widget = pn.widgets.Select(name=lever.label, options=list(RULE_PARAMS),
+                    widget = pn.widgets.Select(label=lever.label, options=list(RULE_PARAMS),
                                                css_classes=cls)
                 elif lever.kind == "period":
-                    widget = pn.widgets.Select(name=lever.label, options=list(model.PERIODS),
+                    widget = pn.widgets.Select(label=lever.label, options=list(model.PERIODS),
                                                css_classes=cls)
                 else:
-                    widget = pn.widgets.TextInput(name=lever.label, placeholder=lever.help,
+                    widget = pn.widgets.TextInput(label=lever.label, placeholder=lever.help,
                                                   css_classes=cls)
                 widgets[lever.name] = widget
                 column += [widget, self._error_pane(f"{side}.{lever.name}")]
             for name, switch in model.SWITCHES.items():
-                widget = pn.widgets.Checkbox(name=switch.label,
+                widget = pn.widgets.Checkbox(label=switch.label,
                                              css_classes=_classes(f"{side}-{name}"))
                 widgets[name] = widget
                 column += [widget, self._error_pane(f"{side}.{name}")]
@@ -180,9 +180,9 @@ class Explorer:
         self.pick.param.watch(self._scenario_picked, "value")
         for widget in (self.horizon, self.workers, self.replications):
             widget.param.watch(lambda _e: self._validate(), "value")
-        self.run_button = pn.widgets.Button(name="Run", button_type="primary",
+        self.run_button = pn.widgets.Button(label="Run", color="primary",
                                             css_classes=_classes("run"), width=120)
-        self.cancel_button = pn.widgets.Button(name="Cancel", disabled=True,
+        self.cancel_button = pn.widgets.Button(label="Cancel", disabled=True,
                                                css_classes=_classes("cancel"), width=120)
         self.run_button.on_click(self._run)
         self.cancel_button.on_click(self._cancel_clicked)
