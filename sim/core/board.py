@@ -12,6 +12,7 @@ its platforms.
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,12 +43,13 @@ class Discovery(Protocol):
     def gone(self, worker: int) -> None:
         """The worker cannot claim for now (offline, capped, or holding its maximum)."""
 
-    def looked(self, worker: int) -> None:
-        """The worker has just looked and cannot claim any more (its refresh phase is now)."""
-
     def resumed(self, worker: int) -> None:
         """The worker can claim again without having looked at this board (it finished a
         task of another platform)."""
+
+    last_look: MutableSequence[float]
+    """Per worker, the time of its last look (its refresh phase): the board writes it itself
+    when a look leaves the worker unable to claim (a method call a look, saved)."""
 
     masks_busy: bool
     """Whether the engine can be told of a worker's tasks elsewhere lazily: its releases take
@@ -178,7 +180,6 @@ class Board:
         self.claims_today = [0] * n
         self.capped: set[int] = set()
         self.earnings = [0.0] * n  # on this platform
-        self.claims = [0] * n
         # what allocation rules may look at
         self.last_claim = [-np.inf] * n
         self.approved = [0] * n
@@ -189,6 +190,8 @@ class Board:
              for p in scn.profiles.values()]
         )
         self.accepts_list = self.accepts.tolist()
+        # per task type, whether each member's profile accepts it (a release's gather)
+        self.accepts_kind = list(self.accepts.T[:, view.profile])
         self.profile = view.profile.tolist()
         self.region = view.region.tolist()
         self.reservation = view.reservation_pay.tolist()
@@ -202,6 +205,7 @@ class Board:
         # a worker busy before a look and after it needs settling only for one of these
         self.settles_busy = shared or self.updated is not None or self.daily_cap < NO_CAP
         self.lazy = lazy
+        self.last_look = self.discovery.last_look
         if lazy:
             self.members_array = np.asarray(self.members, dtype=np.int64)
             self.versions = self.discovery.version  # bumped by the market at a claim elsewhere
@@ -266,7 +270,7 @@ class Board:
     def eligible_among(self, ob: OpenBatch, workers: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`eligible` over an array of (local) worker ids."""
         pop = self.pop
-        ok = self.accepts[pop.profile[workers], ob.kind] & (pop.reservation_pay[workers] <= ob.rate)
+        ok = self.accepts_kind[ob.kind][workers] & (pop.reservation_pay[workers] <= ob.rate)
         return ok & (pop.region[workers] == ob.region) if ob.region >= 0 else ok
 
     def can_claim(self, w: int) -> bool:
@@ -286,7 +290,10 @@ class Board:
         batches, i = self.batches, self.cursor[w]
         n = len(batches)
         if i < n and not batches[i].open:  # at full size, mostly batches claimed since it looked
-            self.cursor[w] = i = self._past_closed(i, n)
+            i = self.skip[i]  # one jump past the run is the common case (_past_closed inline)
+            if i < n and not batches[i].open:
+                i = self._past_closed(i, n)
+            self.cursor[w] = i
         if i == n:  # nothing open was released since it last stepped over everything
             return None
         g = self.members[w]
@@ -396,7 +403,7 @@ class Board:
             self.discovery.idle(w)
         else:
             if self.shared:  # its phase matters when it is free again (resumed)
-                self.discovery.looked(w)
+                self.last_look[w] = self.env.now
             online = self.online[self.members[w]]
             if self.lazy and online and self.claims_today[w] < self.daily_cap:
                 # only busy (lazy availability has no monthly cap): free here once done; what

@@ -15,13 +15,13 @@ agree statistically (tests/test_engines.py).
 from __future__ import annotations
 
 import math
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush, heapreplace
 
 import numpy as np
 import simpy
 
 from sim.core.board import Board, OpenBatch
-from sim.core.clock import Clock, delay_until
+from sim.core.clock import Clock
 from sim.core.population import MEMORYLESS, NOTIFICATION, PERIODIC
 from sim.foundation.streams import Streams
 from sim.scenario.schema import Scenario
@@ -159,21 +159,38 @@ class Arrivals:
         """
         env = self.env
         if self.heap:
-            self.target = self.heap[0][0]
-            env.side_time = env.now + delay_until(env, self.target)
+            self.target = target = self.heap[0][0]
+            now = env.now  # delay_until, inline (once an arrival, on the hot path)
+            env.side_time = now + max(target - now, 0.0)
         else:
             self.target = env.side_time = INF
 
     def _arrive(self) -> None:
         target, heap = self.target, self.heap
         while heap and heap[0][0] <= target:
-            wave = heappop(heap)[2]
+            # the wave stays on the heap during the look, and is then replaced by its next
+            # entry (one sift instead of a pop and a push)
+            entry = heap[0]
+            wave = entry[2]
             engine = wave.engine
             w, armed = wave.workers[wave.next], wave.versions[wave.next]
             wave.next += 1
             if armed == engine.version[w]:
                 engine.platform.look(w)
-            engine.push(wave)
+            if heap[0] is not entry:  # the look armed an arrival due before this one's key
+                heap.remove(entry)  # (possible only within a rounding error of now)
+                heapify(heap)
+                entry = None
+            key = engine.next_key(wave)
+            if key is None:
+                if entry is not None:
+                    heappop(heap)
+            else:
+                self.count += 1
+                if entry is None:
+                    heappush(heap, (key, self.count, wave))
+                else:
+                    heapreplace(heap, (key, self.count, wave))
         self.schedule()
 
 
@@ -210,11 +227,13 @@ class RaceEngine(_Engine):
         self.anchor_array = np.zeros(n)
         self.version_array = np.zeros(n, dtype=np.int64)
         self.anchor, self.version = memoryview(self.anchor_array), memoryview(self.version_array)
+        self.last_look = self.anchor  # the board writes the phase of a look that claimed
         self.key = np.full(n, INF)  # next arrival drawn for the worker at ``key_version``
         self.key_version = np.full(n, -1, dtype=np.int64)
         self.tiebreak = streams.rng("tiebreak")
         self.arrivals = arrivals or Arrivals(env)
         self.memoryless = bool((self.mode == MEMORYLESS).any())  # any member's clock memoryless
+        self.periodic = self.mode == PERIODIC
 
     masks_busy = True  # releases read Board.idle_members; a version bump kills what is armed
 
@@ -225,9 +244,6 @@ class RaceEngine(_Engine):
     def gone(self, w: int) -> None:
         self.version[w] += 1
 
-    def looked(self, w: int) -> None:
-        self.anchor[w] = self.env.now
-
     def released(self, batch: OpenBatch) -> None:
         now = self.env.now
         hungry = self.platform.idle_members()
@@ -235,16 +251,17 @@ class RaceEngine(_Engine):
         if len(cand) == 0:
             return
         version = self.version_array[cand]
-        mode = self.mode[cand]
-        per = mode == PERIODIC
-        if per.all():  # the common case: no masks needed
+        per = self.periodic[cand]
+        n_per = np.count_nonzero(per)  # (cheaper than per.all() and per.any())
+        if n_per == len(cand):  # the common case: no masks needed
             key = self._periodic_keys(cand, now)
         else:
             key = np.empty(len(cand))
-            if per.any():
+            if n_per:
                 key[per] = self._periodic_keys(cand[per], now)
-            drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
             if self.memoryless:
+                mode = self.mode[cand]
+                drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
                 memoryless = mode == MEMORYLESS
                 mem = memoryless & ~drawn  # a memoryless clock already drawn is kept
                 if mem.any():
@@ -252,11 +269,15 @@ class RaceEngine(_Engine):
                 kept = memoryless & drawn
                 if kept.any():
                     key[kept] = self.key[cand[kept]]
-            note = mode == NOTIFICATION
-            if note.any():  # an earlier notification still pending wins
-                notified = cand[note]
+                note = mode == NOTIFICATION
+            else:  # every member not periodic is notified
+                note = ~per
+            notified = cand[note]
+            if len(notified):  # an earlier notification still pending wins
                 fresh = now + self._reaction_delays(notified)
-                pending = np.where(drawn[note], self.key[notified], INF)
+                held = self.key[notified]
+                pending = np.where((self.key_version[notified] == version[note]) & (held > now),
+                                   held, INF)
                 key[note] = np.minimum(fresh, pending)
         self.key[cand] = key
         self.key_version[cand] = version
@@ -270,19 +291,20 @@ class RaceEngine(_Engine):
         a fresh clock) if the board then has something for it; a notified worker waits for the
         next notification, as one that was busy when a batch was released."""
         mode = self.mode_list[w]
-        if mode == NOTIFICATION:
-            return
-        now = self.env.now
-        interval = self.interval[w]
-        version = self.version[w]
-        if mode == MEMORYLESS:  # a fresh clock, drawn whatever the board holds (its stream),
-            key = now + self.rng.exponential(interval)  # and kept for the releases to come
-            self.key[w], self.key_version[w] = key, version
-        if self.platform.acceptable(w) is None:
-            return  # nothing here for it (most resumptions at full size): no arrival to arm
-        if mode == PERIODIC:  # _periodic_keys of one worker, in scalars (the same floats)
-            anchor = self.anchor[w]
+        if mode == PERIODIC:
+            if self.platform.acceptable(w) is None:
+                return  # nothing here for it (most resumptions at full size): nothing to arm
+            # _periodic_keys of one worker, in scalars (the same floats)
+            now, interval, anchor = self.env.now, self.interval[w], self.anchor[w]
             key = max(anchor + max(math.ceil((now - anchor) / interval), 1) * interval, now)
+        elif mode == MEMORYLESS:  # a fresh clock, drawn whatever the board holds (its stream),
+            key = self.env.now + self.rng.exponential(self.interval[w])  # and kept for the
+            self.key[w], self.key_version[w] = key, self.version[w]  # releases to come
+            if self.platform.acceptable(w) is None:
+                return
+        else:
+            return
+        version = self.version[w]
         self.arrivals.push(key, _Wave.of_one(self, w, key, version))  # live: checked just now
         self.arrivals.schedule()
 
@@ -293,13 +315,20 @@ class RaceEngine(_Engine):
         return np.maximum(a + steps * t, now)
 
     def push(self, wave: _Wave) -> None:
-        """Put the wave back on the heap under its first live entry, or drop it."""
+        """Put the wave on the heap under its first live entry, or drop it."""
+        key = self.next_key(wave)
+        if key is not None:
+            self.arrivals.push(key, wave)
+
+    def next_key(self, wave: _Wave) -> float | None:
+        """Move the wave to its first live entry and return that entry's arrival time (None:
+        no live entry left, the wave is done)."""
         platform, version = self.platform, self.version
         keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
         while wave.batch.open:
             if i == len(keys):
                 if not wave.refill():
-                    return
+                    return None
                 keys, workers, versions, i = wave.keys, wave.workers, wave.versions, 0
             w = workers[i]
             # an entry is live while the worker has not looked since, and the board still has
@@ -310,9 +339,9 @@ class RaceEngine(_Engine):
             if versions[i] == version[w] and (platform.has_time(w, wave.batch)
                                                or platform.acceptable(w) is not None):
                 wave.next = i
-                self.arrivals.push(keys[i], wave)
-                return
+                return keys[i]
             i += 1
+        return None
 
 
 class PollingEngine(_Engine):
@@ -324,6 +353,7 @@ class PollingEngine(_Engine):
         n = platform.pop.size
         self.generation = [0] * n
         self.last_open = [-INF] * n
+        self.last_look = self.last_open  # the board writes the phase of a look that claimed
         self.polls = 0
 
     masks_busy = False  # a busy worker's polls must stop: the board tells it eagerly
@@ -338,9 +368,6 @@ class PollingEngine(_Engine):
 
     def gone(self, w: int) -> None:
         self.generation[w] += 1
-
-    def looked(self, w: int) -> None:
-        self.last_open[w] = self.env.now
 
     def resumed(self, w: int) -> None:
         """Free again after a task elsewhere: refreshes resume on the worker's phase

@@ -33,6 +33,7 @@ from sim.core.population import (
 from sim.core.records import RunRecords
 from sim.core.rules import build_rule
 from sim.core.supply import AdaptivePlatform
+from sim.foundation.garbage import collector_paused
 from sim.foundation.streams import Streams
 from sim.foundation.units import DAY
 from sim.scenario.schema import Scenario
@@ -155,22 +156,23 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     """Simulate ``scn`` once with ``seed``; ``progress`` is called with the fraction of the
     horizon simulated so far."""
     streams = Streams(seed)
-    pop = build_population(scn, streams)
-    numbering = active_first(pop)  # inside the run, the workers who come online first
-    inner = pop if numbering is None else reordered(pop, numbering)
-    demand = build_market_demand(scn, streams)
-    env = Clock()
-    platform_class = AdaptivePlatform if scn.adaptive else Platform
-    platform = platform_class(env, scn, inner, demand)
-    boards = _boards(env, scn, platform, inner, streams)
-    _workers(env, platform, inner)
-    order = np.argsort(demand.batch_requester, kind="stable")
-    released = demand.batch_released.tolist()
-    for _, i, j in _groups(demand.batch_requester[order]):
-        batches = order[i:j].tolist()
-        env.process(_requester_life(env, platform, batches, [released[b] for b in batches]))
-    if any(board.daily_cap < NO_CAP for board in boards) or scn.adaptive:
-        env.process(_midnights(env, platform))
+    with collector_paused():  # the setup makes millions of containers and no garbage
+        pop = build_population(scn, streams)
+        numbering = active_first(pop)  # inside the run, the workers who come online first
+        inner = pop if numbering is None else reordered(pop, numbering)
+        demand = build_market_demand(scn, streams)
+        env = Clock()
+        platform_class = AdaptivePlatform if scn.adaptive else Platform
+        platform = platform_class(env, scn, inner, demand)
+        boards = _boards(env, scn, platform, inner, streams)
+        _workers(env, platform, inner)
+        order = np.argsort(demand.batch_requester, kind="stable")
+        released = demand.batch_released.tolist()
+        for _, i, j in _groups(demand.batch_requester[order]):
+            batches = order[i:j].tolist()
+            env.process(_requester_life(env, platform, batches, [released[b] for b in batches]))
+        if any(board.daily_cap < NO_CAP for board in boards) or scn.adaptive:
+            env.process(_midnights(env, platform))
     step = max(scn.horizon / 100, DAY / 4) if progress else scn.horizon
     until = 0.0
     while until < scn.horizon:
@@ -244,16 +246,22 @@ def _market_records(scn: Scenario, demand: Demand, boards: list[Board],
     if scn.platforms is None:
         return {}
     batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
+    task_board = demand.batch_platform[batch]
+    task_worker = np.asarray(boards[0].market.worker, dtype=np.int64)  # internal ids
+    local_of = np.empty(len(boards[0].market.held), dtype=np.int64)
     workers, earnings, claims = [], [], []
-    for b in boards:
-        ids = _worker_ids(np.asarray(b.members, dtype=np.int64), numbering)
+    for i, b in enumerate(boards):
+        members = np.asarray(b.members, dtype=np.int64)
+        local_of[members] = np.arange(len(members))
+        mine = task_worker[(task_board == i) & (task_worker >= 0)]  # its claimed tasks' workers
+        ids = _worker_ids(members, numbering)
         order = np.argsort(ids, kind="stable")
         workers.append(ids[order])
         earnings.append(np.asarray(b.earnings)[order])
-        claims.append(np.asarray(b.claims, dtype=np.int64)[order])
+        claims.append(np.bincount(local_of[mine], minlength=len(members))[order])
     return {
         "platform_names": [b.name for b in boards],
-        "task_platform": demand.batch_platform[batch],
+        "task_platform": task_board,
         "member_worker": np.concatenate(workers),
         "member_platform": np.concatenate([np.full(len(m), i) for i, m in enumerate(workers)]),
         "member_earnings": np.concatenate(earnings),

@@ -11,8 +11,10 @@ worker looks at a board happens there, once, for both engines.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappush
 
 import numpy as np
+from simpy.core import NORMAL
 
 from sim.core.board import Board, column
 from sim.core.clock import Clock
@@ -37,6 +39,7 @@ class Platform:
         self.shared = False  # True with several boards (set by connect)
         self.lazy = False  # availability across boards kept lazily (set by connect)
         self._completion = self._complete  # bound once: scheduled at every task's start
+        self._queue, self._eid = env._queue, env._eid
         # per worker, (board, local id) of each of its platforms in the order it opens them
         self.apps: list[list[tuple[Board, int]]] = []  # set by connect
         # worker state (python lists: fast scalar access in the hot path)
@@ -113,6 +116,9 @@ class Platform:
             for board in boards)
         for board in boards:
             board.join(self.shared, self.lazy)
+        if self.lazy:  # per worker, its boards' engine versions and its local id on each
+            self.versions_of = [[(board.versions, local) for board, local in apps]
+                                for apps in self.apps]
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -126,15 +132,18 @@ class Platform:
         on the hot path); returns the worker's market id."""
         now = self.env.now
         board.claims_today[local] += 1
-        board.claims[local] += 1
         board.last_claim[local] = now
         w = board.members[local]
         self.claimed_at[t] = now
         self.worker[t] = w
         self.status[t] = CLAIMED
         self.held[w] += 1
-        if self.current[w] < 0:
-            self._start(w, t)
+        if self.current[w] < 0:  # it starts now (_start, inline: once a task on the hot path)
+            self.current[w] = t
+            self.started_at[t] = now
+            done = now + (self.task_work[t] * self.speed[w] + self.task_travel[t])
+            if done < self.session_end[w]:
+                heappush(self._queue, (done, NORMAL, next(self._eid), self._completion, t))
         elif w in self.queue:
             self.queue[w].append(t)
         else:
@@ -142,8 +151,8 @@ class Platform:
         if self.shared:
             if self.lazy:  # busy now (one task at a time): what was armed for it anywhere dies
                 self.busy[w] = True
-                for other, other_local in self.apps[w]:
-                    other.versions[other_local] += 1
+                for versions, other_local in self.versions_of[w]:
+                    versions[other_local] += 1
             elif len(self.apps[w]) > 1:  # on other platforms too
                 self._recheck(w, board)
         return w
@@ -173,7 +182,7 @@ class Platform:
         self.started_at[t] = now
         done = now + (self.task_work[t] * self.speed[w] + self.task_travel[t])
         if done < self.session_end[w]:  # at the very end, the session ends first
-            self.env.call_at(done, self._completion, t)  # the time a delay from now would reach
+            heappush(self._queue, (done, NORMAL, next(self._eid), self._completion, t))
         # otherwise the session ends first and the task is abandoned then
 
     def _complete(self, t: int) -> None:
