@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from sim.foundation.garbage import collector_paused
+from sim.foundation.garbage import collector_paused, thawed_after
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +39,23 @@ def test_an_exception_ends_the_pause():
     with pytest.raises(ValueError), collector_paused():
         raise ValueError("boom")
     assert gc.isenabled()
+
+
+def test_a_frozen_state_is_collectable_again_afterwards():
+    with collector_paused(freeze=True):
+        kept = [object() for _ in range(10)]
+    assert gc.get_freeze_count() >= len(kept)
+    with thawed_after():
+        assert gc.get_freeze_count() >= len(kept)
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_failed_setup_freezes_nothing_and_a_failed_run_thaws():
+    with pytest.raises(ValueError), collector_paused(freeze=True):
+        raise ValueError("boom")
+    assert gc.get_freeze_count() == 0
+    with collector_paused(freeze=True):
+        pass
+    with pytest.raises(ValueError), thawed_after():
+        raise ValueError("boom")
+    assert gc.get_freeze_count() == 0

@@ -53,8 +53,9 @@ class Discovery(Protocol):
 
     masks_busy: bool
     """Whether the engine can be told of a worker's tasks elsewhere lazily: its releases take
-    their candidates from :meth:`Board.idle_members`, and a bump of its per-worker ``version``
-    kills whatever it armed for the worker (the market's lazy availability needs it)."""
+    their candidates from :meth:`Board.idle_members`, and a bump of the market's busy epoch of
+    the worker (``Platform.epoch``) kills whatever it armed for the worker (the market's lazy
+    availability needs it)."""
 
 
 class OpenBatch:
@@ -134,6 +135,7 @@ class Board:
         self.window = rule.window
         self.rule_rng = rule_rng
         self.members = members.tolist()  # market id of each local worker
+        self.members_array = members
         # the market's per-worker lists (shared, mutated in place), read in the hot path
         self.online, self.held = market.online, market.held
         self.session_end, self.speed = market.session_end, market.speed
@@ -206,9 +208,6 @@ class Board:
         self.settles_busy = shared or self.updated is not None or self.daily_cap < NO_CAP
         self.lazy = lazy
         self.last_look = self.discovery.last_look
-        if lazy:
-            self.members_array = np.asarray(self.members, dtype=np.int64)
-            self.versions = self.discovery.version  # bumped by the market at a claim elsewhere
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -407,7 +406,7 @@ class Board:
             online = self.online[self.members[w]]
             if self.lazy and online and self.claims_today[w] < self.daily_cap:
                 # only busy (lazy availability has no monthly cap): free here once done; what
-                # was armed for it died with the claim's version bump (Platform.claim)
+                # was armed for it died with the claim's epoch bump (Platform.claim)
                 self.hungry_flags[w] = self.free[w] = True
             else:
                 if self.free[w]:

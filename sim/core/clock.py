@@ -17,7 +17,9 @@
 * :meth:`Clock.call_at`: a callback at a time, scheduled exactly as a ``Timeout`` (same time,
   priority and event number, so the same order and count of events) but without building
   one: the queue's entry holds the callback and its value. The completion of every task and
-  the chain of session starts and ends are scheduled this way.
+  the chain of session starts and ends are scheduled this way; the completion of a task
+  claimed by an idle worker pushes that same entry itself (``Platform.claim``: a call saved
+  once a task).
 * :attr:`Clock.now` is a plain attribute (SimPy's is a property over ``_now``, which the clock
   turns into a property over ``now`` for SimPy's own loop).
 """

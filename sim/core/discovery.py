@@ -175,7 +175,7 @@ class Arrivals:
             engine = wave.engine
             w, armed = wave.workers[wave.next], wave.versions[wave.next]
             wave.next += 1
-            if armed == engine.version[w]:
+            if armed == engine.version[w] + engine.epoch[engine.members[w]]:
                 engine.platform.look(w)
             if heap[0] is not entry:  # the look armed an arrival due before this one's key
                 heap.remove(entry)  # (possible only within a rounding error of now)
@@ -212,7 +212,8 @@ class RaceEngine(_Engine):
     later ones only if the batch is still open when those run out). A heap holds one entry per
     wave, keyed by its earliest pending arrival, so a release costs a few vectorised passes
     over its candidates, not one heap operation per idle worker. An entry is stale when the
-    worker has looked (or gone) since it was armed: its state ``version`` moved on. A wave is
+    worker has looked (or gone, or become busy on any board of a lazy market) since it was
+    armed: its :meth:`stamp` (``version`` here plus the market's busy epoch) moved on. A wave is
     dropped as soon as its batch is closed. Arrivals are not SimPy events: the clock calls the
     engine back at the earliest one (:class:`~sim.core.clock.Clock`).
     """
@@ -227,6 +228,13 @@ class RaceEngine(_Engine):
         self.anchor_array = np.zeros(n)
         self.version_array = np.zeros(n, dtype=np.int64)
         self.anchor, self.version = memoryview(self.anchor_array), memoryview(self.version_array)
+        # what is armed for a worker is stamped with its version here plus its market-wide
+        # busy epoch (Platform.epoch, bumped when a claim makes it busy in a market that keeps
+        # availability lazily, 0 otherwise): either bump kills it
+        market = platform.market
+        self.members = platform.members
+        self.members_array = platform.members_array
+        self.epoch, self.epoch_array = market.epoch, market.epoch_array
         self.last_look = self.anchor  # the board writes the phase of a look that claimed
         self.key = np.full(n, INF)  # next arrival drawn for the worker at ``key_version``
         self.key_version = np.full(n, -1, dtype=np.int64)
@@ -250,7 +258,7 @@ class RaceEngine(_Engine):
         cand = hungry[self.platform.eligible_among(batch, hungry)]
         if len(cand) == 0:
             return
-        version = self.version_array[cand]
+        version = self.version_array[cand] + self.epoch_array[self.members_array[cand]]
         per = self.periodic[cand]
         n_per = np.count_nonzero(per)  # (cheaper than per.all() and per.any())
         if n_per == len(cand):  # the common case: no masks needed
@@ -299,14 +307,18 @@ class RaceEngine(_Engine):
             key = max(anchor + max(math.ceil((now - anchor) / interval), 1) * interval, now)
         elif mode == MEMORYLESS:  # a fresh clock, drawn whatever the board holds (its stream),
             key = self.env.now + self.rng.exponential(self.interval[w])  # and kept for the
-            self.key[w], self.key_version[w] = key, self.version[w]  # releases to come
+            self.key[w], self.key_version[w] = key, self.stamp(w)  # releases to come
             if self.platform.acceptable(w) is None:
                 return
         else:
             return
-        version = self.version[w]
-        self.arrivals.push(key, _Wave.of_one(self, w, key, version))  # live: checked just now
+        self.arrivals.push(key, _Wave.of_one(self, w, key, self.stamp(w)))  # live: checked now
         self.arrivals.schedule()
+
+    def stamp(self, w: int) -> int:
+        """Worker ``w``'s state now, what an arrival armed for it is stamped with: its version
+        here plus its busy epoch in the market."""
+        return self.version[w] + self.epoch[self.members[w]]
 
     def _periodic_keys(self, workers: np.ndarray, now: float) -> np.ndarray:
         """Each periodic worker's first refresh after its last look, and not before now."""
@@ -323,7 +335,7 @@ class RaceEngine(_Engine):
     def next_key(self, wave: _Wave) -> float | None:
         """Move the wave to its first live entry and return that entry's arrival time (None:
         no live entry left, the wave is done)."""
-        platform, version = self.platform, self.version
+        platform, version, epoch, members = self.platform, self.version, self.epoch, self.members
         keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
         while wave.batch.open:
             if i == len(keys):
@@ -336,7 +348,7 @@ class RaceEngine(_Engine):
             # the worker's refresh phase, memoryless clock or pending notification is kept):
             # the wave's own batch, if it still fits the worker's session (it was eligible when
             # armed), else any other (a resumed worker's wave of one is checked when armed)
-            if versions[i] == version[w] and (platform.has_time(w, wave.batch)
+            if versions[i] == version[w] + epoch[members[w]] and (platform.has_time(w, wave.batch)
                                                or platform.acceptable(w) is not None):
                 wave.next = i
                 return keys[i]

@@ -33,7 +33,7 @@ from sim.core.population import (
 from sim.core.records import RunRecords
 from sim.core.rules import build_rule
 from sim.core.supply import AdaptivePlatform
-from sim.foundation.garbage import collector_paused
+from sim.foundation.garbage import collector_paused, thawed_after
 from sim.foundation.streams import Streams
 from sim.foundation.units import DAY
 from sim.scenario.schema import Scenario
@@ -156,7 +156,8 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
     """Simulate ``scn`` once with ``seed``; ``progress`` is called with the fraction of the
     horizon simulated so far."""
     streams = Streams(seed)
-    with collector_paused():  # the setup makes millions of containers and no garbage
+    # the setup makes millions of containers, no garbage, that live as long as the run
+    with collector_paused(freeze=True):
         pop = build_population(scn, streams)
         numbering = active_first(pop)  # inside the run, the workers who come online first
         inner = pop if numbering is None else reordered(pop, numbering)
@@ -175,12 +176,19 @@ def simulate(scn: Scenario, seed: int, progress: ProgressCallback | None = None)
             env.process(_midnights(env, platform))
     step = max(scn.horizon / 100, DAY / 4) if progress else scn.horizon
     until = 0.0
-    while until < scn.horizon:
-        until = min(until + step, scn.horizon)
-        env.run(until=until)
-        if progress:
-            progress(until / scn.horizon)
-    platform.finish()
+    with thawed_after():  # the setup's state, frozen until the records are taken
+        while until < scn.horizon:
+            until = min(until + step, scn.horizon)
+            env.run(until=until)
+            if progress:
+                progress(until / scn.horizon)
+        platform.finish()
+        return _records(scn, pop, demand, env, platform, boards, numbering)
+
+
+def _records(scn: Scenario, pop: Population, demand: Demand, env: Clock, platform: Platform,
+             boards: list[Board], numbering: np.ndarray | None) -> RunRecords:
+    """What a finished run hands to the results layer, workers numbered as in ``pop``."""
     batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
     modes = np.asarray([DISCOVERY_MODES.index(d.mode) for d in pop.discovery_specs], dtype=int)
     records = RunRecords(

@@ -39,6 +39,8 @@ class Platform:
         self.shared = False  # True with several boards (set by connect)
         self.lazy = False  # availability across boards kept lazily (set by connect)
         self._completion = self._complete  # bound once: scheduled at every task's start
+        # the clock's queue and event numbers: a completion is scheduled as Clock.call_at
+        # would, pushed here directly (once a task, on the hot path)
         self._queue, self._eid = env._queue, env._eid
         # per worker, (board, local id) of each of its platforms in the order it opens them
         self.apps: list[list[tuple[Board, int]]] = []  # set by connect
@@ -51,6 +53,10 @@ class Platform:
         # holding a task, kept only with lazy availability (connect) for its boards' releases
         self.busy_array = np.zeros(n, dtype=bool)
         self.busy = memoryview(self.busy_array)
+        # times it became busy, kept only with lazy availability: part of the stamp of what
+        # the race engines arm for it, so that a claim kills it on every board at once
+        self.epoch_array = np.zeros(n, dtype=np.int64)
+        self.epoch = memoryview(self.epoch_array)
         self.notified = (pop.mode == NOTIFICATION).tolist()
         self.current = [-1] * n
         self.queue: dict[int, deque[int]] = {}  # claimed tasks waiting behind ``current``
@@ -107,7 +113,8 @@ class Platform:
         # Lazy availability: with one task at a time everywhere and no time-dependent cap, a
         # claim makes the worker busy on every board and its completion free again; instead of
         # telling each other board (leave, then recheck and resume), the claim kills what the
-        # engines of its boards armed for it (a version bump), releases leave busy workers out,
+        # engines of its boards armed for it (a bump of its busy epoch, part of every stamp
+        # the race engines check: RaceEngine.stamp), releases leave busy workers out,
         # and the completion resumes only refreshers (a notified worker waits for the next
         # notification either way). The same looks, draws and records as the eager bookkeeping
         # (tests/test_platforms.py compares them); the polling oracle keeps the eager one.
@@ -116,9 +123,6 @@ class Platform:
             for board in boards)
         for board in boards:
             board.join(self.shared, self.lazy)
-        if self.lazy:  # per worker, its boards' engine versions and its local id on each
-            self.versions_of = [[(board.versions, local) for board, local in apps]
-                                for apps in self.apps]
 
     # -- requesters ---------------------------------------------------------------------
     def release(self, b: int) -> None:
@@ -151,8 +155,7 @@ class Platform:
         if self.shared:
             if self.lazy:  # busy now (one task at a time): what was armed for it anywhere dies
                 self.busy[w] = True
-                for versions, other_local in self.versions_of[w]:
-                    versions[other_local] += 1
+                self.epoch[w] += 1
             elif len(self.apps[w]) > 1:  # on other platforms too
                 self._recheck(w, board)
         return w
