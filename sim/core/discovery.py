@@ -336,6 +336,7 @@ class RaceEngine(_Engine):
         """Move the wave to its first live entry and return that entry's arrival time (None:
         no live entry left, the wave is done)."""
         platform, version, epoch, members = self.platform, self.version, self.epoch, self.members
+        now, session_end, speed = self.env.now, platform.session_end, platform.speed
         keys, workers, versions, i = wave.keys, wave.workers, wave.versions, wave.next
         while wave.batch.open:
             if i == len(keys):
@@ -343,13 +344,16 @@ class RaceEngine(_Engine):
                     return None
                 keys, workers, versions, i = wave.keys, wave.workers, wave.versions, 0
             w = workers[i]
+            g = members[w]
             # an entry is live while the worker has not looked since, and the board still has
             # something for it (the board only gains tasks through a release, which arms anew;
             # the worker's refresh phase, memoryless clock or pending notification is kept):
             # the wave's own batch, if it still fits the worker's session (it was eligible when
-            # armed), else any other (a resumed worker's wave of one is checked when armed)
-            if versions[i] == version[w] + epoch[members[w]] and (platform.has_time(w, wave.batch)
-                                               or platform.acceptable(w) is not None):
+            # armed: Board.has_time, inline), else any other (a resumed worker's wave of one is
+            # checked when armed)
+            if versions[i] == version[w] + epoch[g] and (
+                    wave.batch.expected <= (session_end[g] - now) / speed[g]
+                    or platform.acceptable(w) is not None):
                 wave.next = i
                 return keys[i]
             i += 1
