@@ -243,7 +243,7 @@ class RaceEngine(_Engine):
         self.memoryless = bool((self.mode == MEMORYLESS).any())  # any member's clock memoryless
         self.periodic = self.mode == PERIODIC
 
-    masks_busy = True  # releases read Board.idle_members; a version bump kills what is armed
+    masks_busy = True  # releases read Board.idle_members; an epoch bump kills what is armed
 
     def idle(self, w: int) -> None:
         self.anchor[w] = self.env.now
