@@ -398,7 +398,8 @@ class Board:
         since (arming needs it free), so telling the engine again would change nothing.
         """
         if hungry:
-            self.hungry_flags[w] = self.free[w] = True
+            if not self.free[w]:
+                self.hungry_flags[w] = self.free[w] = True
             self.discovery.idle(w)
         else:
             if self.shared:  # its phase matters when it is free again (resumed)
@@ -407,7 +408,8 @@ class Board:
             if self.lazy and online and self.claims_today[w] < self.daily_cap:
                 # only busy (lazy availability has no monthly cap): free here once done; what
                 # was armed for it died with the claim's epoch bump (Platform.claim)
-                self.hungry_flags[w] = self.free[w] = True
+                if not self.free[w]:  # (it mostly was free: it claimed here)
+                    self.hungry_flags[w] = self.free[w] = True
             else:
                 if self.free[w]:
                     self.leave(w)

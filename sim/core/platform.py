@@ -16,7 +16,7 @@ from heapq import heappush
 import numpy as np
 from simpy.core import NORMAL
 
-from sim.core.board import Board, column
+from sim.core.board import NO_CAP, Board, column
 from sim.core.clock import Clock
 from sim.core.demand import Demand
 from sim.core.population import NOTIFICATION, Population
@@ -135,7 +135,8 @@ class Platform:
         records of the member and the market's of the task and the worker (one call a claim,
         on the hot path); returns the worker's market id."""
         now = self.env.now
-        board.claims_today[local] += 1
+        if board.daily_cap < NO_CAP:  # counted only where a cap reads it
+            board.claims_today[local] += 1
         board.last_claim[local] = now
         w = board.members[local]
         self.claimed_at[t] = now
