@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.core import board, discovery, engine, population
+from sim.core import board, clock, discovery, engine, population
 
 Z = 4.0
 REPLICATIONS = 24
@@ -254,3 +254,43 @@ def test_race_engine_uses_far_fewer_events() -> None:
     # and they still did the same work
     assert len(race.tasks) == len(polling.tasks)
     assert race.tasks["claimed_at"].notna().sum() == polling.tasks["claimed_at"].notna().sum()
+
+
+class _ScriptedEngine:
+    """Just what ``Arrivals._arrive`` reads of a race engine: stamps that never change, a
+    platform whose looks are scripted, and each wave's next entry as its next key."""
+
+    def __init__(self, arrivals: discovery.Arrivals, on_look: dict[int, Any]) -> None:
+        self.version, self.epoch, self.members = [0] * 8, [0] * 8, list(range(8))
+        self.looks: list[int] = []
+        self.platform = self
+        self.on_look = on_look
+        self.arrivals = arrivals
+
+    def look(self, w: int) -> None:
+        self.looks.append(w)
+        if w in self.on_look:
+            self.on_look[w]()
+
+    def next_key(self, wave: Any) -> float | None:
+        return wave.keys[wave.next] if wave.next < len(wave.keys) else None
+
+
+def test_an_arrival_armed_during_a_look_before_the_wave_s_key_is_kept() -> None:
+    """The wave that arrives stays on the heap during the look and is then replaced by its
+    next entry; when the look arms an arrival due before the wave's key (possible only within
+    a rounding error of now), the order is still that of a pop before the look and a push
+    after it: the new arrival is not lost and comes next."""
+    arrivals = discovery.Arrivals(clock.Clock())
+    early = discovery._Wave.of_one(None, 3, 4.0, 0)
+    scripted = _ScriptedEngine(arrivals, {1: lambda: arrivals.push(4.0, early)})
+    early.engine = scripted
+    first = discovery._Wave.of_one(scripted, 1, 5.0, 0)
+    first.keys, first.workers, first.versions = [5.0, 8.0], [1, 2], [0, 0]
+    later = discovery._Wave.of_one(scripted, 5, 7.0, 0)
+    arrivals.push(5.0, first)
+    arrivals.push(7.0, later)
+    arrivals.schedule()
+    arrivals._arrive()
+    assert scripted.looks == [1, 3]
+    assert [(key, wave) for key, _, wave in sorted(arrivals.heap)] == [(7.0, later), (8.0, first)]

@@ -187,13 +187,13 @@ class Board:
         self.approved = [0] * n
         self.rejected = [0] * n
         # static eligibility: accepted task types per profile, region, reservation pay
-        self.accepts = np.array(
+        accepts = np.array(
             [[p.task_types is None or t in p.task_types for t in market.demand.type_names]
              for p in scn.profiles.values()]
         )
-        self.accepts_list = self.accepts.tolist()
+        self.accepts_list = accepts.tolist()  # per profile, per task type (a look's reads)
         # per task type, whether each member's profile accepts it (a release's gather)
-        self.accepts_kind = list(self.accepts.T[:, view.profile])
+        self.accepts_kind = list(accepts.T[:, view.profile])
         self.profile = view.profile.tolist()
         self.region = view.region.tolist()
         self.reservation = view.reservation_pay.tolist()

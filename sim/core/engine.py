@@ -223,7 +223,7 @@ def _records(scn: Scenario, pop: Population, demand: Demand, env: Clock, platfor
         session_end=pop.session_end,
         events=events_scheduled(env),
         polls=sum(getattr(board.discovery, "polls", 0) for board in boards),
-        **_market_records(scn, demand, boards, numbering),
+        **_market_records(scn, demand, platform, numbering),
     )
     return _adaptive_records(records, platform) if isinstance(platform, AdaptivePlatform) \
         else records
@@ -246,7 +246,7 @@ def _by_worker_id(values: list[float], numbering: np.ndarray | None) -> np.ndarr
     return out
 
 
-def _market_records(scn: Scenario, demand: Demand, boards: list[Board],
+def _market_records(scn: Scenario, demand: Demand, platform: Platform,
                     numbering: np.ndarray | None) -> dict[str, object]:
     """What a market of several platforms adds to the records: each task's platform and each
     worker's earnings and claims per platform, one row per registration in platform then
@@ -255,10 +255,10 @@ def _market_records(scn: Scenario, demand: Demand, boards: list[Board],
         return {}
     batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
     task_board = demand.batch_platform[batch]
-    task_worker = np.asarray(boards[0].market.worker, dtype=np.int64)  # internal ids
-    local_of = np.empty(len(boards[0].market.held), dtype=np.int64)
+    task_worker = np.asarray(platform.worker, dtype=np.int64)  # internal ids
+    local_of = np.empty(platform.pop.size, dtype=np.int64)
     workers, earnings, claims = [], [], []
-    for i, b in enumerate(boards):
+    for i, b in enumerate(platform.boards):
         members = np.asarray(b.members, dtype=np.int64)
         local_of[members] = np.arange(len(members))
         mine = task_worker[(task_board == i) & (task_worker >= 0)]  # its claimed tasks' workers
@@ -268,7 +268,7 @@ def _market_records(scn: Scenario, demand: Demand, boards: list[Board],
         earnings.append(np.asarray(b.earnings)[order])
         claims.append(np.bincount(local_of[mine], minlength=len(members))[order])
     return {
-        "platform_names": [b.name for b in boards],
+        "platform_names": [b.name for b in platform.boards],
         "task_platform": task_board,
         "member_worker": np.concatenate(workers),
         "member_platform": np.concatenate([np.full(len(m), i) for i, m in enumerate(workers)]),

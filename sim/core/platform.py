@@ -143,7 +143,8 @@ class Platform:
         self.worker[t] = w
         self.status[t] = CLAIMED
         self.held[w] += 1
-        if self.current[w] < 0:  # it starts now (_start, inline: once a task on the hot path)
+        if self.current[w] < 0:  # it starts now: _start, inline (a call a task: 2 % of the
+            # baseline's instructions, measured with benchmarks/bench_instructions.py)
             self.current[w] = t
             self.started_at[t] = now
             done = now + (self.task_work[t] * self.speed[w] + self.task_travel[t])
