@@ -164,6 +164,71 @@ def test_clock_side_call_runs_in_time_order_without_an_event() -> None:
     assert clock.events_scheduled(env) == clock.events_scheduled(plain)
 
 
+def _deadline_run(deferred: bool, seed: int) -> tuple[list[tuple[float, str]], int]:
+    """Calls at random times, each one "live" until a random earlier event kills it, made
+    with Clock.call_at (and a check when called) or with Deadlines; what happened and the
+    number of events scheduled."""
+    rng = np.random.default_rng(seed)
+    env = clock.Clock()
+    alive: dict[str, bool] = {}
+    seen: list[tuple[float, str]] = []
+
+    def due(name: str) -> None:
+        if alive[name]:  # what a call that still has something to do does
+            seen.append((env.now, name))
+            alive[name] = False
+
+    def kill(name: str) -> None:
+        alive[name] = False
+        seen.append((env.now, "kill " + name))
+
+    deadlines = clock.Deadlines(env, due, alive.__getitem__)
+
+    def release(i: int) -> None:  # sets a call, and an event that may kill it before
+        name = f"c{i}"
+        alive[name] = True
+        when = env.now + float(rng.choice([0.0, 1.0, rng.uniform(0, 20)]))  # ties too
+        if deferred:
+            deadlines.call_at(when, name)
+        else:
+            env.call_at(when, due, name)
+        if rng.random() < 0.7:
+            env.call_at(env.now + float(rng.uniform(0, 25)), kill, name)
+
+    for i, t in enumerate(np.round(rng.uniform(0, 50, size=200), 1).tolist()):
+        env.call_at(t, release, i)
+    env.run(until=100.0)
+    return seen, clock.events_scheduled(env)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_deadlines_call_as_call_at_in_the_same_order(seed: int) -> None:
+    """Calls kept off the queue until they are the earliest happen at the same times and in
+    the same order among the other events as calls of Clock.call_at, dead ones are not made,
+    and the event count is the same (random times with ties and kills)."""
+    deferred, direct = _deadline_run(True, seed), _deadline_run(False, seed)
+    assert deferred == direct
+    assert any(not name.startswith("kill") for _, name in direct[0])  # some calls made
+
+
+def test_deadlines_keep_only_the_earliest_on_the_queue() -> None:
+    """A thousand calls set in time order put one entry on the clock's queue, not a thousand
+    (set in reverse order, each is the earliest when set and is queued, as with call_at)."""
+    env = clock.Clock()
+    in_order = clock.Deadlines(env, lambda _: None, lambda _: True)
+    for t in range(1, 1001):
+        in_order.call_at(float(t), t)
+    assert len(env._queue) == 1
+    reverse = clock.Deadlines(env, lambda _: None, lambda _: True)
+    for t in range(1000, 0, -1):
+        reverse.call_at(float(t), t)
+    assert len(env._queue) == 1 + 1000
+    assert clock.events_scheduled(env) == 2000  # an event number each, as with call_at
+    env.run(until=500.5)
+    calls = [entry for entry in env._queue if len(entry) == 5]  # not the run's stop event
+    assert len(calls) == 1 + 500  # the next of the first; the 500 left of the second
+
+
 # --------------------------------------------------------------------------- size guard
 
 @pytest.mark.parametrize("changes", [

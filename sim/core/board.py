@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from sim.core.clock import delay_until
+from sim.core.clock import Deadlines, delay_until
 from sim.core.rules import AllocationRule
 from sim.core.status import EXPIRED
 from sim.foundation.units import MONTH
@@ -146,9 +146,6 @@ class Board:
         self.lazy = False
         self.max_claimed = spec.platform.max_claimed
         self.daily_cap = spec.platform.daily_cap or NO_CAP
-        identity = len(members) == market.pop.size  # everyone: local ids are market ids
-        self.local = range(len(members)) if identity else \
-            {g: w for w, g in enumerate(self.members)}
         self.pop = view  # the members' attributes, as the discovery engine reads them
         n = len(self.members)
         plat = spec.platform
@@ -157,9 +154,13 @@ class Board:
         self.rule_earnings = PeriodTotals(n, period) if period < np.inf else None
         self.monthly_cap = plat.monthly_cap or np.inf
         self.month_earnings = PeriodTotals(n, MONTH) if self.monthly_cap < np.inf else None
+        # no daily nor monthly cap: a member can claim when online and below max_claimed
+        self.uncapped = self.daily_cap == NO_CAP and self.month_earnings is None
         self.period_totals = [p for p in (self.rule_earnings, self.month_earnings) if p]
         self.scn = scn
         self.discovery: Discovery | None = None
+        # the batches' expiries: nearly all are claimed first, and their expiry never queued
+        self.expiries = Deadlines(self.env, self._expire, _is_open)
         # the board: the open batches (and those closed since the last compaction) in release
         # order, and per online worker the index before which nothing is acceptable to it for
         # the rest of its session (what it rejects for type, region, pay or length stays
@@ -224,7 +225,7 @@ class Board:
             self._open_round(ob)
         expires = m.batch_expires[b]
         if expires < np.inf:  # at the time a timeout of the delay would reach
-            self.env.call_at(self.env.now + delay_until(self.env, expires), self._expire, ob)
+            self.expiries.call_at(self.env.now + delay_until(self.env, expires), ob)
         self.discovery.released(ob)
 
     def _compact(self) -> None:
@@ -483,6 +484,11 @@ class Board:
                 self.look(w)
             elif self.lazy and self.online[self.members[w]]:  # busy elsewhere: free here when done
                 self.hungry_flags[w] = self.free[w] = True
+
+
+def _is_open(ob: OpenBatch) -> bool:
+    """Whether the batch still has tasks that can be claimed (a closed batch never reopens)."""
+    return ob.open
 
 
 def column(dtype: type, values: np.ndarray) -> memoryview:

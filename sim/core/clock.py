@@ -20,6 +20,9 @@
   the chain of session starts and ends are scheduled this way; the completion of a task
   claimed by an idle worker pushes that same entry itself (``Platform.claim``: a call saved
   once a task).
+* :class:`Deadlines`: calls at a time of which most have nothing left to do by then (a batch's
+  expiry, at full market size nearly always after its last task was claimed). They are
+  scheduled as ``call_at`` would, but only the earliest is on the queue.
 * :attr:`Clock.now` is a plain attribute (SimPy's is a property over ``_now``, which the clock
   turns into a property over ``now`` for SimPy's own loop).
 """
@@ -109,6 +112,57 @@ class Clock(simpy.Environment):
             else:
                 break
         super().step()
+
+
+class Deadlines:
+    """Calls at a time, each as :meth:`Clock.call_at` would make it, with only the earliest on
+    the clock's queue: the others wait in a heap of their own, and those ``live`` says have
+    nothing left to do by the time they come first are dropped without being called.
+
+    A batch's expiry is such a call. At full market size nearly every batch is claimed long
+    before it expires, and its expiry, on the queue for days, made 80 % of the queue's
+    entries (14,000 of 17,000), each adding to the cost of every push and pop of the events
+    that do happen. A call here takes its event number when it is set, and is pushed with it
+    when it becomes the earliest: the queue pops entries in (time, priority, number) order
+    whenever they were pushed, so the calls made happen at the same times and in the same
+    order among the other events as with ``call_at``, and the event count is the same.
+    """
+
+    def __init__(self, env: Clock, callback: Callable[[Any], None],
+                 live: Callable[[Any], bool]) -> None:
+        self.env = env
+        self.callback = callback
+        self.live = live
+        self.pending: list[tuple[float, int, Any]] = []  # (time, event number, value)
+        self.queued: set[int] = set()  # event numbers of the calls on the clock's queue
+
+    def call_at(self, when: float, value: Any) -> None:
+        """Call the callback with ``value`` at ``when`` (not before now), unless ``live(value)``
+        is false by the time it is the earliest call left."""
+        eid = next(self.env._eid)
+        heappush(self.pending, (when, eid, value))
+        if self.pending[0][1] == eid:
+            self._queue_first()
+
+    def _queue_first(self) -> None:
+        """Put the earliest pending call on the clock's queue, if it is not there yet."""
+        when, eid, _ = self.pending[0]
+        if eid not in self.queued:
+            self.queued.add(eid)
+            heappush(self.env._queue, (when, NORMAL, eid, self._due, eid))
+
+    def _due(self, eid: int) -> None:
+        # The call due now is the earliest pending: any earlier one would be on the queue
+        # before it (the earliest pending always is) and have been called already.
+        self.queued.discard(eid)
+        pending = self.pending
+        self.callback(heappop(pending)[2])
+        # the calls left that have nothing to do go without a call (one on the queue stays:
+        # it is called, and then it finds nothing to do)
+        while pending and pending[0][1] not in self.queued and not self.live(pending[0][2]):
+            heappop(pending)
+        if pending:
+            self._queue_first()
 
 
 def _nothing() -> None:

@@ -267,26 +267,26 @@ class RaceEngine(_Engine):
             key = np.empty(len(cand))
             if n_per:
                 key[per] = self._periodic_keys(cand[per], now)
+            # what was drawn for each candidate and is still valid: a memoryless clock or a
+            # pending notification, drawn since it last looked and not yet reached
+            held = self.key[cand]
+            live = (self.key_version[cand] == version) & (held > now)
             if self.memoryless:
                 mode = self.mode[cand]
-                drawn = (self.key_version[cand] == version) & (self.key[cand] > now)
                 memoryless = mode == MEMORYLESS
-                mem = memoryless & ~drawn  # a memoryless clock already drawn is kept
+                mem = memoryless & ~live  # a memoryless clock already drawn is kept
                 if mem.any():
                     key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
-                kept = memoryless & drawn
+                kept = memoryless & live
                 if kept.any():
-                    key[kept] = self.key[cand[kept]]
+                    key[kept] = held[kept]
                 note = mode == NOTIFICATION
             else:  # every member not periodic is notified
                 note = ~per
             notified = cand[note]
             if len(notified):  # an earlier notification still pending wins
                 fresh = now + self._reaction_delays(notified)
-                held = self.key[notified]
-                pending = np.where((self.key_version[notified] == version[note]) & (held > now),
-                                   held, INF)
-                key[note] = np.minimum(fresh, pending)
+                key[note] = np.minimum(fresh, np.where(live[note], held[note], INF))
         self.key[cand] = key
         self.key_version[cand] = version
         ties = self.tiebreak.random(len(cand))

@@ -70,6 +70,9 @@ class Platform:
         self.started_at = column(np.float64, np.full(m, np.nan))
         self.completed_at = column(np.float64, np.full(m, np.nan))
         self.worker = column(np.int64, np.full(m, -1, dtype=np.int64))
+        # the worker's local id on the task's board, read back at completion (a board's map
+        # of market ids is a dict: a lookup a task, measured at 4 % of the market's loop)
+        self.task_local = column(np.int32, np.zeros(m, dtype=np.int32))
         self.status = column(np.int8, np.full(m, OPEN, dtype=np.int8))
         task_batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
         self.task_board = column(np.int16, demand.batch_platform[task_batch])
@@ -141,6 +144,7 @@ class Platform:
         w = board.members[local]
         self.claimed_at[t] = now
         self.worker[t] = w
+        self.task_local[t] = local
         self.status[t] = CLAIMED
         self.held[w] += 1
         if self.current[w] < 0:  # it starts now: _start, inline (a call a task: 2 % of the
@@ -198,7 +202,7 @@ class Platform:
         self.completed_at[t] = now
         spent = now - self.started_at[t]
         board = self.boards[self.task_board[t]]
-        local = board.local[w]
+        local = self.task_local[t]
         if self.task_draw[t] >= self.rejection[w]:
             self.status[t] = APPROVED
             reward = self.task_reward[t]
@@ -216,7 +220,9 @@ class Platform:
         self.current[w] = -1
         if self.queue and (queue := self.queue.get(w)):
             self._start(w, queue.popleft())
-        if board.can_claim(local):
+        # can_claim, inline where no cap applies (a call a task)
+        if (self.online[w] and self.held[w] < board.max_claimed) if board.uncapped \
+                else board.can_claim(local):
             board.look(local, True)  # a worker who just finished a task looks there at once
         if self.shared:
             if self.lazy:
