@@ -182,7 +182,7 @@ class Board:
         self.free = [False] * n
         self.claims_today = [0] * n
         self.capped: set[int] = set()
-        self.earnings = [0.0] * n  # on this platform
+        self.earnings = column(np.float64, np.zeros(n))  # on this platform
         # what allocation rules may look at
         self.last_claim = [-np.inf] * n
         self.approved = [0] * n
@@ -442,7 +442,7 @@ class Board:
         (day, week, run)."""
         now = self.env.now
         if self.rule_earnings is None:  # the whole run
-            return np.array([self.earnings[w] for w in workers.tolist()])
+            return np.asarray(self.earnings)[workers]
         return np.array([self.rule_earnings.get(w, now) for w in workers.tolist()])
 
     def approval_rate(self, workers: np.ndarray) -> np.ndarray:

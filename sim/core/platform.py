@@ -46,7 +46,7 @@ class Platform:
         self.apps: list[list[tuple[Board, int]]] = []  # set by connect
         # worker state (python lists: fast scalar access in the hot path)
         self.speed = pop.speed.tolist()
-        self.rejection = pop.rejection_probability.tolist()
+        self.rejection = column(np.float64, pop.rejection_probability)
         self.online = [False] * n
         self.session_end = [0.0] * n
         self.held = [0] * n  # claimed and unfinished, on every platform
@@ -60,9 +60,11 @@ class Platform:
         self.notified = (pop.mode == NOTIFICATION).tolist()
         self.current = [-1] * n
         self.queue: dict[int, deque[int]] = {}  # claimed tasks waiting behind ``current``
-        self.earnings = [0.0] * n
-        self.work_time = [0.0] * n
-        self.unpaid_work = [0.0] * n
+        # running totals: flat buffers like the task records below (an addition a task reads
+        # and writes 8 bytes in place instead of a list's pointer and a float object)
+        self.earnings = column(np.float64, np.zeros(n))
+        self.work_time = column(np.float64, np.zeros(n))
+        self.unpaid_work = column(np.float64, np.zeros(n))
         # task records (columnar, filled during the run) and the tasks' own numbers: flat
         # typed buffers (8 bytes a task, no float object per entry: a full-size market has
         # millions of tasks) with fast scalar access from Python (board.column)
