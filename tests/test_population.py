@@ -1,7 +1,8 @@
 """``apportion`` (``sim.core.population``), which splits the registered workers over profiles
 and regions: on any total and any weights, the counts sum to the total and each is within one
-of its exact share (largest remainder), checked by Hypothesis (derandomized: the same examples
-every run)."""
+of its exact share (largest remainder); and ``_first_in_order``, the partial sort of the
+platform draws, equal to a stable argsort's first columns. Checked by Hypothesis
+(derandomized: the same examples every run)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.core.population import apportion
+from sim.core.population import _first_in_order, apportion
 
 weights = st.lists(st.floats(0.0, 1e6, allow_nan=False, allow_subnormal=False),
                    min_size=1, max_size=12).filter(lambda w: sum(w) > 0)
@@ -28,3 +29,15 @@ def test_apportion_sums_to_total_within_one_of_each_share(total: int,
     exact = np.asarray(shares) / sum(shares) * total
     assert np.all(np.abs(counts - exact) < 1 + 1e-6)
     assert (counts[np.asarray(shares) == 0] == 0).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_first_in_order_is_the_stable_argsort_s_first_columns(rows: int, cols: int, k: int,
+                                                            seed: int) -> None:
+    """The partial selection of each row's k smallest keys gives exactly the first k columns
+    of a stable argsort, ties (few distinct values, infinities) and k >= columns included."""
+    rng = np.random.default_rng(seed)
+    keys = rng.choice([0.5, 1.0, 2.0, np.inf, *rng.exponential(size=3)], size=(rows, cols))
+    expected = np.argsort(keys, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(_first_in_order(keys, k)[:, :k], expected)

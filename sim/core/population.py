@@ -280,15 +280,16 @@ def _memberships(scn: Scenario, streams: Streams, profile: np.ndarray
         groups.append((ids, own))
     shared = _race_weights(registered, [(counts[ids], own) for ids, own in groups],
                            streams.rng("membership.fit"))
-    chosen = np.zeros((len(profile), len(names)), dtype=np.int64)
+    width = int(counts.max())  # the most platforms a worker opens
+    chosen = np.zeros((len(profile), width), dtype=np.int64)
     for p, (ids, own) in enumerate(groups):
         if len(ids) == 0:
             continue
         with np.errstate(divide="ignore"):
             keys = rngs[p].exponential(size=(len(ids), len(names))) / \
                 (shared if own is None else own)
-        chosen[ids] = np.argsort(keys, axis=1, kind="stable")
-    take = np.arange(len(names))[None, :] < counts[:, None]
+        chosen[ids] = _first_in_order(keys, width)
+    take = np.arange(width)[None, :] < counts[:, None]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return offsets, chosen[take]
 
@@ -297,10 +298,31 @@ def _inclusion(counts: np.ndarray, clocks: np.ndarray, weights: np.ndarray) -> n
     """Per platform, the share of a sample of workers (``counts`` platforms each, exponential
     ``clocks``) whose race with ``weights`` includes it."""
     with np.errstate(divide="ignore"):
-        order = np.argsort(clocks / weights, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(order.shape[1])[None, :], axis=1)
-    return (rank < counts[:, None]).mean(axis=0)
+        keys = clocks / weights
+    first = _first_in_order(keys, int(counts.max()))
+    rows = np.arange(len(keys))[:, None]
+    included = np.zeros(keys.shape, dtype=bool)
+    included[rows, first] = np.arange(first.shape[1])[None, :] < counts[:, None]
+    return included.mean(axis=0)
+
+
+def _first_in_order(keys: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of the ``k`` smallest keys in increasing order, ties in column
+    order: the first ``k`` columns of a stable argsort of each row, without sorting whole
+    rows (a partial selection, then a sort of the ``k``; rows where a key left out ties the
+    largest taken are sorted whole, so the result is always the stable argsort's)."""
+    if k >= keys.shape[1]:
+        return np.argsort(keys, axis=1, kind="stable")
+    taken = np.argpartition(keys, k - 1, axis=1)[:, :k]
+    taken.sort(axis=1)  # in column order, so that the stable sort below breaks ties by column
+    order = np.take_along_axis(
+        taken, np.argsort(np.take_along_axis(keys, taken, axis=1), axis=1, kind="stable"),
+        axis=1)
+    largest = np.take_along_axis(keys, order[:, -1:], axis=1)
+    tied = np.flatnonzero(np.count_nonzero(keys <= largest, axis=1) > k)
+    if len(tied):
+        order[tied] = np.argsort(keys[tied], axis=1, kind="stable")[:, :k]
+    return order
 
 
 def _race_weights(registered: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray | None]],
