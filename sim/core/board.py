@@ -280,9 +280,10 @@ class Board:
         return (
             self.online[g]
             and self.held[g] < self.max_claimed
-            and self.claims_today[w] < self.daily_cap
-            and (self.month_earnings is None
-                 or self.month_earnings.get(w, self.env.now) < self.monthly_cap)
+            and (self.uncapped
+                 or self.claims_today[w] < self.daily_cap
+                 and (self.month_earnings is None
+                      or self.month_earnings.get(w, self.env.now) < self.monthly_cap))
         )
 
     def acceptable(self, w: int) -> OpenBatch | None:
@@ -347,8 +348,10 @@ class Board:
         the rule picks the winners when the round closes. Only a claim changes whether the
         worker can claim more, so that is checked again after each claim only.
         """
-        if hungry is None:
-            hungry = self.can_claim(w)
+        if hungry is None:  # can_claim, inline where no cap applies (a call a look saved)
+            g = self.members[w]
+            hungry = (self.online[g] and self.held[g] < self.max_claimed) if self.uncapped \
+                else self.can_claim(w)
         while hungry and (ob := self.acceptable(w)) is not None:
             if ob.entrants is not None:
                 ob.entrants.append(w)
