@@ -160,8 +160,9 @@ class Arrivals:
         env = self.env
         if self.heap:
             self.target = target = self.heap[0][0]
-            now = env.now  # delay_until, inline (once an arrival, on the hot path)
-            env.side_time = now + max(target - now, 0.0)
+            now = env.now  # delay_until, inline (once an arrival, on the hot path), and
+            delay = target - now  # its max() as a comparison (the same float: a call saved)
+            env.side_time = now + (delay if delay > 0.0 else 0.0)
         else:
             self.target = env.side_time = INF
 
@@ -264,29 +265,24 @@ class RaceEngine(_Engine):
         if n_per == len(cand):  # the common case: no masks needed
             key = self._periodic_keys(cand, now)
         else:
-            key = np.empty(len(cand))
-            if n_per:
-                key[per] = self._periodic_keys(cand[per], now)
-            # what was drawn for each candidate and is still valid: a memoryless clock or a
-            # pending notification, drawn since it last looked and not yet reached
+            # from what was drawn for each candidate and is still valid (a memoryless clock
+            # or a pending notification, drawn since it last looked and not yet reached)
             held = self.key[cand]
             live = (self.key_version[cand] == version) & (held > now)
+            key = np.where(live, held, INF)
+            if n_per:
+                key[per] = self._periodic_keys(cand[per], now)
             if self.memoryless:
                 mode = self.mode[cand]
-                memoryless = mode == MEMORYLESS
-                mem = memoryless & ~live  # a memoryless clock already drawn is kept
+                mem = (mode == MEMORYLESS) & ~live  # a clock already drawn is kept
                 if mem.any():
                     key[mem] = now + self.rng.exponential(self.intervals[cand[mem]])
-                kept = memoryless & live
-                if kept.any():
-                    key[kept] = held[kept]
                 note = mode == NOTIFICATION
             else:  # every member not periodic is notified
                 note = ~per
             notified = cand[note]
             if len(notified):  # an earlier notification still pending wins
-                fresh = now + self._reaction_delays(notified)
-                key[note] = np.minimum(fresh, np.where(live[note], held[note], INF))
+                key[note] = np.minimum(now + self._reaction_delays(notified), key[note])
         self.key[cand] = key
         self.key_version[cand] = version
         ties = self.tiebreak.random(len(cand))
