@@ -288,6 +288,29 @@ class FakeState:
         return np.array([self.last.get(w, -np.inf) for w in workers.tolist()])
 
 
+class UndeclaredRead(AssertionError):
+    """A rule read what it does not declare (``reads_last_claims``, ``reads_approvals``)."""
+
+
+class DeclaredState(FakeState):
+    """STATE's values, but only those the rule declares it reads: a board keeps the rest only
+    for rules that declare them, so an undeclared read would see nothing in a run."""
+
+    def __init__(self, base: FakeState, rule: Any) -> None:
+        self.__dict__.update(base.__dict__)
+        self.rule = rule
+
+    def approval_rate(self, workers: np.ndarray) -> np.ndarray:
+        if not self.rule.reads_approvals:
+            raise UndeclaredRead(f"{self.rule.name} reads approval rates")
+        return super().approval_rate(workers)
+
+    def last_claims(self, workers: np.ndarray) -> np.ndarray:
+        if not self.rule.reads_last_claims:
+            raise UndeclaredRead(f"{self.rule.name} reads last claims")
+        return super().last_claims(workers)
+
+
 def build(rule: str, **params: Any) -> Any:
     return build_rule(AllocationConfig(**{**allocation(rule), **params}))
 
@@ -436,3 +459,14 @@ def test_every_rule_is_documented() -> None:
     for name, cls in RULES.items():
         assert cls.name == name
         assert len(RULE_PARAMS[name].description) > 80, f"rule {name} needs a description"
+
+
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_every_rule_declares_the_history_it_reads(rule: str) -> None:
+    """A board records last claims and approvals only for a rule that declares it reads them
+    (a write a task saved otherwise; a run of a rule reading what its board does not keep
+    fails, which the runs of every rule above check): every rule's choose runs on a state
+    that refuses the reads it does not declare."""
+    built = build(rule)
+    winners = built.choose(CANDIDATES, 3, DeclaredState(STATE, built), np.random.default_rng(0))
+    assert len(winners) == 3

@@ -2,8 +2,8 @@
 
 A market has one board per platform (one for a scenario without ``platforms``). The board
 owns what a platform decides and records: the open-task board, the allocation rule and its
-rounds, the caps, and per member its claims today, earnings on this platform, approvals and
-last claim. Workers are numbered locally (``0..members-1``; ``members[w]`` is the worker's id
+rounds, the caps, and per member its claims today, earnings on this platform, and (when its
+rule reads them) approvals and last claim. Workers are numbered locally (``0..members-1``; ``members[w]`` is the worker's id
 in the market). What belongs to the worker whatever the platform (online, session end, speed,
 the task in hand and the claimed ones waiting) is the market's
 (:class:`~sim.core.platform.Platform`), so a worker works on one task at a time across all of
@@ -183,10 +183,10 @@ class Board:
         self.claims_today = [0] * n
         self.capped: set[int] = set()
         self.earnings = column(np.float64, np.zeros(n))  # on this platform
-        # what allocation rules may look at
-        self.last_claim = [-np.inf] * n
-        self.approved = [0] * n
-        self.rejected = [0] * n
+        # what allocation rules may look at, kept only for a rule that reads it (None if not)
+        self.last_claim = [-np.inf] * n if rule.reads_last_claims else None
+        self.approved = [0] * n if rule.reads_approvals else None
+        self.rejected = [0] * n if rule.reads_approvals else None
         # static eligibility: accepted task types per profile, region, reservation pay
         accepts = np.array(
             [[p.task_types is None or t in p.task_types for t in market.demand.type_names]

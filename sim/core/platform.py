@@ -142,7 +142,8 @@ class Platform:
         now = self.env.now
         if board.daily_cap < NO_CAP:  # counted only where a cap reads it
             board.claims_today[local] += 1
-        board.last_claim[local] = now
+        if board.last_claim is not None:  # kept for a rule that reads it
+            board.last_claim[local] = now
         w = board.members[local]
         self.claimed_at[t] = now
         self.worker[t] = w
@@ -211,13 +212,15 @@ class Platform:
             self.earnings[w] += reward
             self.work_time[w] += spent
             board.earnings[local] += reward  # its ledger on that platform
-            board.approved[local] += 1
+            if board.approved is not None:  # counted for a rule that reads them
+                board.approved[local] += 1
             for totals in board.period_totals:
                 totals.add(local, now, reward)
         else:
             self.status[t] = REJECTED
             self.unpaid_work[w] += spent
-            board.rejected[local] += 1
+            if board.rejected is not None:
+                board.rejected[local] += 1
         self.held[w] -= 1
         self.current[w] = -1
         if self.queue and (queue := self.queue.get(w)):

@@ -22,6 +22,14 @@ class AllocationRule:
 
     name: ClassVar[str]
 
+    reads_last_claims: ClassVar[bool] = False
+    """Whether :meth:`choose` reads the candidates' last claim times (``state.last_claims``):
+    a board records them only for a rule that reads them (a write a claim, otherwise)."""
+
+    reads_approvals: ClassVar[bool] = False
+    """Whether :meth:`choose` reads the candidates' approval rates (``state.approval_rate``):
+    a board counts approvals and rejections only for a rule that reads them."""
+
     def __init__(self, params: RuleParams) -> None:
         self.params = params
 
@@ -97,6 +105,7 @@ class RoundRobin(AllocationRule):
     """The candidate who has waited longest since its last claim wins."""
 
     name = "round_robin"
+    reads_last_claims = True
 
     def choose(
         self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
@@ -128,6 +137,7 @@ class Reputation(AllocationRule):
     """Chance of winning proportional to the candidate's (smoothed) approval rate."""
 
     name = "reputation"
+    reads_approvals = True
 
     def choose(
         self, candidates: np.ndarray, n: int, state: Any, rng: np.random.Generator
