@@ -3,11 +3,11 @@
 A market has one board per platform (one for a scenario without ``platforms``). The board
 owns what a platform decides and records: the open-task board, the allocation rule and its
 rounds, the caps, and per member its claims today, earnings on this platform, and (when its
-rule reads them) approvals and last claim. Workers are numbered locally (``0..members-1``; ``members[w]`` is the worker's id
-in the market). What belongs to the worker whatever the platform (online, session end, speed,
-the task in hand and the claimed ones waiting) is the market's
-(:class:`~sim.core.platform.Platform`), so a worker works on one task at a time across all of
-its platforms.
+rule reads them) approvals and last claim. Workers are numbered locally (``0..members-1``;
+``members[w]`` is the worker's id in the market). What belongs to the worker whatever the
+platform (online, session end, speed, the task in hand and the claimed ones waiting) is the
+market's (:class:`~sim.core.platform.Platform`), so a worker works on one task at a time
+across all of its platforms.
 """
 
 from __future__ import annotations
@@ -281,9 +281,9 @@ class Board:
             self.online[g]
             and self.held[g] < self.max_claimed
             and (self.uncapped
-                 or self.claims_today[w] < self.daily_cap
-                 and (self.month_earnings is None
-                      or self.month_earnings.get(w, self.env.now) < self.monthly_cap))
+                 or (self.claims_today[w] < self.daily_cap
+                     and (self.month_earnings is None
+                          or self.month_earnings.get(w, self.env.now) < self.monthly_cap)))
         )
 
     def acceptable(self, w: int) -> OpenBatch | None:
