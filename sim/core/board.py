@@ -171,7 +171,7 @@ class Board:
         # too (found and shortened as workers step over them: at full market size thousands
         # of idle workers would otherwise each step over every batch claimed meanwhile)
         self.skip: list[int] = []
-        self.cursor = [0] * n
+        self.cursor = column(np.int64, np.zeros(n, dtype=np.int64))
         self.online_ids: set[int] = set()  # whose cursors a compaction must move
         self.compact_at = COMPACT_SLACK
         # can claim here now: the engines' vector view, written one member at a time through

@@ -45,10 +45,12 @@ class Platform:
         # per worker, (board, local id) of each of its platforms in the order it opens them
         self.apps: list[list[tuple[Board, int]]] = []  # set by connect
         # worker state (python lists: fast scalar access in the hot path)
-        self.speed = pop.speed.tolist()
+        # per worker, flat buffers where a list would hold a float or a large int object per
+        # entry: a read on the hot path touches one cache line, not a slot and an object
+        self.speed = column(np.float64, pop.speed.copy())  # (adaptive supply changes it)
         self.rejection = column(np.float64, pop.rejection_probability)
         self.online = [False] * n
-        self.session_end = [0.0] * n
+        self.session_end = column(np.float64, np.zeros(n))
         self.held = [0] * n  # claimed and unfinished, on every platform
         # holding a task, kept only with lazy availability (connect) for its boards' releases
         self.busy_array = np.zeros(n, dtype=bool)
@@ -58,7 +60,7 @@ class Platform:
         self.epoch_array = np.zeros(n, dtype=np.int64)
         self.epoch = memoryview(self.epoch_array)
         self.notified = (pop.mode == NOTIFICATION).tolist()
-        self.current = [-1] * n
+        self.current = column(np.int64, np.full(n, -1, dtype=np.int64))  # the task in hand
         self.queue: dict[int, deque[int]] = {}  # claimed tasks waiting behind ``current``
         # running totals: flat buffers like the task records below (an addition a task reads
         # and writes 8 bytes in place instead of a list's pointer and a float object)
