@@ -134,8 +134,10 @@ class Board:
         self.rule = rule
         self.window = rule.window
         self.rule_rng = rule_rng
-        self.members = members.tolist()  # market id of each local worker
-        self.members_array = members
+        # market id of each local worker: the array for a release's gathers, a flat buffer of
+        # it for scalar reads (one cache line a read; a list would hold an int object each)
+        self.members_array = members = np.ascontiguousarray(members, dtype=np.int64)
+        self.members = column(np.int64, members)
         # the market's per-worker lists (shared, mutated in place), read in the hot path
         self.online, self.held = market.online, market.held
         self.session_end, self.speed = market.session_end, market.speed
@@ -197,7 +199,7 @@ class Board:
         self.accepts_kind = list(accepts.T[:, view.profile])
         self.profile = view.profile.tolist()
         self.region = view.region.tolist()
-        self.reservation = view.reservation_pay.tolist()
+        self.reservation = column(np.float64, view.reservation_pay)
 
     def join(self, shared: bool, lazy: bool = False) -> None:
         """The market says whether it has other boards than this one, and whether it keeps
