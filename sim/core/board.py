@@ -411,7 +411,7 @@ class Board:
             if self.shared:  # its phase matters when it is free again (resumed)
                 self.last_look[w] = self.env.now
             online = self.online[self.members[w]]
-            if self.lazy and online and self.claims_today[w] < self.daily_cap:
+            if self.lazy and online and (self.uncapped or self.claims_today[w] < self.daily_cap):
                 # only busy (lazy availability has no monthly cap): free here once done; what
                 # was armed for it died with the claim's epoch bump (Platform.claim)
                 if not self.free[w]:  # (it mostly was free: it claimed here)
