@@ -44,9 +44,10 @@ class Platform:
         self._queue, self._eid = env._queue, env._eid
         # per worker, (board, local id) of each of its platforms in the order it opens them
         self.apps: list[list[tuple[Board, int]]] = []  # set by connect
-        # worker state (python lists: fast scalar access in the hot path)
-        # per worker, flat buffers where a list would hold a float or a large int object per
-        # entry: a read on the hot path touches one cache line, not a slot and an object
+        # worker state: python lists where entries are bools and small ints (shared objects),
+        # flat buffers where a list would hold a float or a large int object per entry (at
+        # full size the worker of a task is cold in the caches: a read of a buffer touches
+        # one cache line, a list's a slot and an object)
         self.speed = column(np.float64, pop.speed.copy())  # (adaptive supply changes it)
         self.rejection = column(np.float64, pop.rejection_probability)
         self.online = [False] * n
@@ -74,8 +75,9 @@ class Platform:
         self.started_at = column(np.float64, np.full(m, np.nan))
         self.completed_at = column(np.float64, np.full(m, np.nan))
         self.worker = column(np.int64, np.full(m, -1, dtype=np.int64))
-        # the worker's local id on the task's board, read back at completion (a board's map
-        # of market ids is a dict: a lookup a task, measured at 4 % of the market's loop)
+        # the worker's local id on the task's board, written at the claim and read back at
+        # the completion (a map from market ids per board, a dict, was 4 % of the market's
+        # loop)
         self.task_local = column(np.int32, np.zeros(m, dtype=np.int32))
         self.status = column(np.int8, np.full(m, OPEN, dtype=np.int8))
         task_batch = np.repeat(np.arange(len(demand.batch_size)), demand.batch_size)
