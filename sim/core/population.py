@@ -300,10 +300,8 @@ def _inclusion(counts: np.ndarray, clocks: np.ndarray, weights: np.ndarray) -> n
     with np.errstate(divide="ignore"):
         keys = clocks / weights
     first = _first_in_order(keys, int(counts.max()))
-    rows = np.arange(len(keys))[:, None]
-    included = np.zeros(keys.shape, dtype=bool)
-    included[rows, first] = np.arange(first.shape[1])[None, :] < counts[:, None]
-    return included.mean(axis=0)
+    taken = first[np.arange(first.shape[1])[None, :] < counts[:, None]]  # as _memberships
+    return np.bincount(taken, minlength=keys.shape[1]) / len(keys)
 
 
 def _first_in_order(keys: np.ndarray, k: int) -> np.ndarray:
